@@ -1,0 +1,3 @@
+module github.com/cabridge/cabridge
+
+go 1.26
