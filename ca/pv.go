@@ -29,7 +29,8 @@ const (
 // PV is what the server serves under one name. The typed containers
 // (Double, Float, Long, Short, Char, Byte, Enum, String) implement it;
 // other implementations (record fields, computed PVs) may too. All methods
-// are safe for concurrent use.
+// are safe for concurrent use. A PV may also implement Acknowledger to
+// accept DBR_PUT_ACKT and DBR_PUT_ACKS writes.
 type PV interface {
 	// Native returns the native plain DBR type (dbr.String..dbr.Double) and
 	// the maximum element count, which CREATE_CHAN reports. Both are fixed

@@ -1,0 +1,7 @@
+//go:build race
+
+package ca
+
+// dataRaceEnabled reports whether the race detector is on; allocation and
+// memory tests skip then.
+const dataRaceEnabled = true
