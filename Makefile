@@ -1,0 +1,75 @@
+# cabridge: EPICS Channel Access server library and bridge daemon.
+# Run `make help` for the list of targets.
+
+GO        ?= go
+BIN       ?= bin/cabridge
+PKGS      ?= ./...
+# Time per fuzz target for `make fuzz`.
+FUZZTIME  ?= 60s
+# Total time budget of the short fuzz pass that `make test` runs.
+FUZZBUDGET ?= 100
+# Arguments passed to the daemon by `make run`.
+RUNARGS   ?=
+# Numbers of PVs the load tool connects in `make bench`.
+BENCH_N   ?= 1000,10000,100000
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/golangci-lint)
+
+.DEFAULT_GOAL := help
+.PHONY: help build test test-go fuzz-short run peers bench fuzz lint lint-tools tidy-check clean
+
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build the static daemon binary into bin/cabridge.
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/cabridge
+
+test: ## Run all tests with -race, then a short fuzz pass (installs peers first when CI=true).
+ifeq ($(CI),true)
+	$(MAKE) peers
+endif
+	$(MAKE) test-go
+	$(MAKE) fuzz-short
+
+test-go:
+	$(GO) test -race -timeout 15m $(PKGS)
+
+fuzz-short:
+	FUZZBUDGET=$(FUZZBUDGET) scripts/fuzz.sh short
+
+run: build ## Build and serve the demo IOC (PVs demo:*; pass flags with RUNARGS=...).
+	$(BIN) serve $(RUNARGS)
+
+peers: ## Install the interop peers (pyepics, socat) with apt-get, or print the command.
+	scripts/peers.sh
+
+bench: ## Run the Go benchmarks of the hot paths, then the load tool against `cabridge bench-server`.
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	# Load tool (bench/caload): starts $(BIN) bench-server on loopback itself.
+	@if [ -d bench/caload ]; then \
+		$(MAKE) build && $(GO) run ./bench/caload -server $(BIN) -n $(BENCH_N); \
+	else \
+		echo "bench/caload does not exist yet: skipping the load test against 'cabridge bench-server'"; \
+	fi
+
+fuzz: ## Fuzz every Fuzz* target for FUZZTIME each (default 60s).
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh long
+
+lint: ## gofmt check, go vet, and golangci-lint when installed (see lint-tools).
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if [ -x "$(GOLANGCI_LINT)" ]; then \
+		$(GOLANGCI_LINT) run $(PKGS); \
+	else \
+		echo "golangci-lint not installed: run 'make lint-tools' to install $(GOLANGCI_LINT_VERSION)"; \
+	fi
+
+lint-tools: ## Install the pinned golangci-lint into GOPATH/bin.
+	$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+tidy-check: ## Fail if go.mod/go.sum are not tidy (changes nothing).
+	$(GO) mod tidy -diff
+
+clean: ## Remove build outputs.
+	rm -rf bin coverage.out coverage.html
