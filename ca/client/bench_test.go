@@ -67,3 +67,33 @@ func BenchmarkGetAsync(b *testing.B) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkGetAsyncView is BenchmarkGetAsync with a reused value.
+func BenchmarkGetAsyncView(b *testing.B) {
+	srv, err := startFakeServer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.close()
+	srv.add("B:PV", dbr.Doubles{1})
+	c, err := client.New(srv.config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ch, err := c.Connect(ctx, "B:PV")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	fn := func(dbr.Value, dbr.Metadata, error) { wg.Done() }
+	for b.Loop() {
+		wg.Add(1)
+		if err := ch.GetAsyncView(dbr.Double, 1, fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wg.Wait()
+}

@@ -67,6 +67,14 @@ type Channel struct {
 	name string
 	cid  uint32
 
+	// link is the circuit, sid and rights of a connected channel, nil
+	// otherwise. It is replaced under mu and, when cleared, also under the
+	// circuit's mu, so that a request that still sees it under the
+	// circuit's mu is registered before the channel's ops are swept.
+	link atomic.Pointer[chanLink]
+
+	circIdx int // index in circ.chans, -1 if none; guarded by circ.mu
+
 	mu            sync.Mutex
 	state         State
 	circ          *circuit
@@ -75,9 +83,35 @@ type Channel struct {
 	count         int
 	access        Access
 	subs          map[uint32]*Subscription
-	ready         chan struct{} // closed on first connection or failure
+	group         *connGroup // counts down when the first connection succeeds or fails
+	readyDone     bool
 	readyErr      error
 	everConnected bool
+}
+
+// chanLink is what a request needs of a connected channel.
+type chanLink struct {
+	ci     *circuit
+	sid    uint32
+	access Access
+}
+
+// connGroup lets ConnectMany wait for many channels with one channel.
+type connGroup struct {
+	left atomic.Int64
+	done chan struct{}
+}
+
+// markReady records the outcome of the first connection. ch.mu must be
+// held.
+func (ch *Channel) markReady(err error) {
+	if ch.readyDone {
+		return
+	}
+	ch.readyDone, ch.readyErr = true, err
+	if g := ch.group; g != nil && g.left.Add(-1) == 0 {
+		close(g.done)
+	}
 }
 
 // Connect searches for name, opens or reuses the circuit to the server
@@ -106,37 +140,45 @@ func (c *Client) ConnectMany(ctx context.Context, names []string) ([]*Channel, e
 	}
 	chs := make([]*Channel, len(names))
 	cids := make([]uint32, len(names))
+	slab := make([]Channel, len(names))
+	g := &connGroup{done: make(chan struct{})}
+	g.left.Store(int64(len(names)))
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
 		return nil, ErrClosed
 	}
+	c.tabMu.Lock()
 	for i, n := range names {
-		cid := c.cids.Add(1)
-		for c.chans[cid] != nil {
-			cid = c.cids.Add(1)
+		ch := &slab[i]
+		ch.c, ch.name, ch.group, ch.circIdx = c, n, g, -1
+		cid, err := c.tab.alloc(ch)
+		if err != nil {
+			for _, ch := range chs[:i] {
+				c.tab.release(ch.cid, ch)
+			}
+			c.tabMu.Unlock()
+			return nil, err
 		}
-		ch := &Channel{c: c, name: n, cid: cid, subs: map[uint32]*Subscription{}, ready: make(chan struct{})}
-		c.chans[cid] = ch
+		ch.cid = cid
 		chs[i], cids[i] = ch, cid
 	}
-	c.mu.Unlock()
+	c.tabMu.Unlock()
 	c.search.add(cids, names)
 
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+	}
 	var first error
 	failed := 0
 	for i, ch := range chs {
-		var err error
-		select {
-		case <-ch.ready:
-			err = ch.readyErr
-		case <-ctx.Done():
-			select {
-			case <-ch.ready:
-				err = ch.readyErr
-			default:
-				err = fmt.Errorf("client: connect %q: %w", ch.name, ctx.Err())
-			}
+		ch.mu.Lock()
+		done, err := ch.readyDone, ch.readyErr
+		ch.mu.Unlock()
+		if !done {
+			err = fmt.Errorf("client: connect %q: %w", ch.name, ctx.Err())
 		}
 		if err != nil {
 			_ = ch.Close()
@@ -194,17 +236,23 @@ func (ch *Channel) attach(ci *circuit) {
 		ch.c.search.add([]uint32{ch.cid}, []string{ch.name})
 		return
 	}
-	ci.chans[ch.cid] = ch
+	ci.addChan(ch)
 	ci.out = wire.AppendCreateChan(ci.out, ch.cid, ch.name)
 	ci.mu.Unlock()
 	ci.signal()
 	ch.state, ch.circ = StateCreating, ci
 }
 
-func (ch *Channel) setAccess(a Access) {
+func (ch *Channel) setAccess(ci *circuit, a Access) {
 	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.circ != ci {
+		return
+	}
 	ch.access = a
-	ch.mu.Unlock()
+	if ch.state == StateConnected {
+		ch.link.Store(&chanLink{ci: ci, sid: ch.sid, access: a})
+	}
 }
 
 // connected handles the CREATE_CHAN reply.
@@ -216,20 +264,22 @@ func (ch *Channel) connected(ci *circuit, sid uint32, t dbr.Type, count int) {
 	}
 	if ch.state == StateClosed {
 		ci.mu.Lock()
-		delete(ci.chans, ch.cid)
+		ci.removeChan(ch)
 		ci.out = wire.AppendClearChannel(ci.out, sid, ch.cid)
 		ci.mu.Unlock()
 		ci.signal()
 		ch.circ = nil
+		ch.c.releaseCID(ch)
 		return
 	}
 	if ch.state != StateCreating {
 		return
 	}
 	ch.state, ch.sid, ch.typ, ch.count = StateConnected, sid, t, count
+	ch.link.Store(&chanLink{ci: ci, sid: sid, access: ch.access})
 	if !ch.everConnected {
 		ch.everConnected = true
-		close(ch.ready)
+		ch.markReady(nil)
 	}
 	if len(ch.subs) > 0 {
 		ci.mu.Lock()
@@ -254,22 +304,18 @@ func (ch *Channel) lost(ci *circuit, err error) {
 	}
 	if ch.state == StateClosed { // closed while CREATE_CHAN was pending
 		ci.mu.Lock()
-		delete(ci.chans, ch.cid)
+		ci.removeChan(ch)
 		ci.mu.Unlock()
 		ch.circ = nil
 		ch.mu.Unlock()
+		ch.c.releaseCID(ch)
 		return
 	}
 	wasConnected := ch.state == StateConnected
 	ci.mu.Lock()
-	delete(ci.chans, ch.cid)
-	var ops []*op
-	for id, o := range ci.ops {
-		if o.ch == ch {
-			ops = append(ops, o)
-			delete(ci.ops, id)
-		}
-	}
+	ch.link.Store(nil)
+	ci.removeChan(ch)
+	ops := ci.ops.takeAll(nil, ch)
 	var subs []*Subscription
 	for _, s := range ch.subs {
 		delete(ci.subs, s.id)
@@ -279,14 +325,14 @@ func (ch *Channel) lost(ci *circuit, err error) {
 	ch.circ, ch.state, ch.access = nil, StateSearching, 0
 	if refused && !ch.everConnected {
 		ch.state = StateClosed
-		ch.readyErr = err
-		close(ch.ready)
+		ch.markReady(err)
 		ch.mu.Unlock()
+		ch.c.releaseCID(ch)
 		return
 	}
 	ch.mu.Unlock()
-	for _, o := range ops {
-		o.finish(nil, dbr.Metadata{}, ErrDisconnected)
+	for i := range ops {
+		ops[i].finish(&ci.vd, nil, ErrDisconnected)
 	}
 	if wasConnected {
 		for _, s := range subs {
@@ -307,36 +353,31 @@ func (ch *Channel) fail(err error) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.state = StateClosed
-	if !ch.everConnected && ch.readyErr == nil {
-		ch.readyErr = err
-		close(ch.ready)
-	}
+	ch.link.Store(nil)
+	ch.markReady(err)
 }
 
 // Close clears the channel on the server and cancels its subscriptions.
 // Pending operations still complete or fail. Closing twice is harmless.
 func (ch *Channel) Close() error {
-	ch.c.mu.Lock()
-	if ch.c.chans[ch.cid] == ch {
-		delete(ch.c.chans, ch.cid)
-	}
-	ch.c.mu.Unlock()
 	ch.mu.Lock()
-	defer ch.mu.Unlock()
 	if ch.state == StateClosed {
+		ch.mu.Unlock()
 		return nil
 	}
 	for _, s := range ch.subs {
 		s.cancelled.Store(true)
 	}
-	ch.subs = map[uint32]*Subscription{}
+	ch.subs = nil
+	release := true
 	switch ch.state {
 	case StateSearching:
 		ch.c.search.cancel(ch.cid)
 	case StateConnected:
 		ci := ch.circ
 		ci.mu.Lock()
-		delete(ci.chans, ch.cid)
+		ch.link.Store(nil)
+		ci.removeChan(ch)
 		for id, s := range ci.subs {
 			if s.ch == ch {
 				delete(ci.subs, id)
@@ -346,12 +387,18 @@ func (ch *Channel) Close() error {
 		ci.mu.Unlock()
 		ci.signal()
 		ch.circ = nil
+	case StateCreating:
+		// The circuit clears the channel when the reply comes; the cid
+		// stays allocated until then so that the reply finds it.
+		release = false
 	}
-	// StateCreating: the circuit clears the channel when the reply comes.
 	ch.state = StateClosed
-	if !ch.everConnected && ch.readyErr == nil {
-		ch.readyErr = ErrClosed
-		close(ch.ready)
+	if !ch.everConnected {
+		ch.markReady(ErrClosed)
+	}
+	ch.mu.Unlock()
+	if release {
+		ch.c.releaseCID(ch)
 	}
 	return nil
 }
@@ -375,33 +422,73 @@ func (ch *Channel) usable(need Access) (*circuit, error) {
 	return ch.circ, nil
 }
 
-// request registers o under a new ioid and appends the request built by
-// f(out, sid, ioid), holding the channel lock so that it cannot race a
-// disconnection.
+// request registers o (if not nil) under a new ioid and appends the
+// request built by f(out, sid, ioid) under the circuit's lock. It does not
+// take the channel's lock: the channel's link, checked again under the
+// circuit's lock, tells that the channel is still connected there.
 func (ch *Channel) request(need Access, o *op, f func(b []byte, sid, ioid uint32) ([]byte, error)) (*circuit, uint32, error) {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	ci, err := ch.usable(need)
-	if err != nil {
-		return nil, 0, err
-	}
-	ioid := ch.c.ioids.Add(1)
-	ci.mu.Lock()
-	if ci.dead != nil {
+	for range 4 {
+		l, err := ch.linkFor(need)
+		if err != nil {
+			return nil, 0, err
+		}
+		ci := l.ci
+		ci.mu.Lock()
+		if ci.dead != nil {
+			ci.mu.Unlock()
+			return nil, 0, ErrDisconnected
+		}
+		if ch.link.Load() != l {
+			ci.mu.Unlock()
+			continue // reconnected or rights changed meanwhile: look again
+		}
+		var ioid uint32
+		if o != nil {
+			if ioid, err = ci.ops.add(*o); err != nil {
+				ci.mu.Unlock()
+				return nil, 0, err
+			}
+		}
+		out, err := f(ci.out, l.sid, ioid)
+		if err != nil {
+			if o != nil {
+				ci.ops.take(ioid)
+			}
+			ci.mu.Unlock()
+			return nil, 0, err
+		}
+		ci.out = out
 		ci.mu.Unlock()
-		return nil, 0, ErrDisconnected
+		ci.signal()
+		return ci, ioid, nil
 	}
-	out, err := f(ci.out, ch.sid, ioid)
-	ci.out = out
-	if err == nil && o != nil {
-		ci.ops[ioid] = o
+	return nil, 0, ErrDisconnected
+}
+
+// linkFor returns the channel's link if it is connected and grants need.
+func (ch *Channel) linkFor(need Access) (*chanLink, error) {
+	l := ch.link.Load()
+	if l == nil {
+		ch.mu.Lock()
+		l = ch.link.Load()
+		var err error
+		if l == nil {
+			if _, err = ch.usable(need); err == nil {
+				err = ErrDisconnected
+			}
+		}
+		ch.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
-	ci.mu.Unlock()
-	if err != nil {
-		return nil, 0, err
+	if need == AccessRead && l.access&AccessRead == 0 {
+		return nil, &eca.Error{Code: eca.NoRdAccess, Msg: "client: no read access to " + ch.name}
 	}
-	ci.signal()
-	return ci, ioid, nil
+	if need == AccessWrite && l.access&AccessWrite == 0 {
+		return nil, &eca.Error{Code: eca.NoWtAccess, Msg: "client: no write access to " + ch.name}
+	}
+	return l, nil
 }
 
 func checkType(t dbr.Type, count int) error {
@@ -418,20 +505,89 @@ func checkType(t dbr.Type, count int) error {
 // many as the PV holds now) and returns at once. fn is called exactly once,
 // on the circuit's reader goroutine, with the value or the error (an
 // *eca.Error for a failure status); it must not block. fn is not called if
-// GetAsync returns an error.
+// GetAsync returns an error. fn may keep the value.
 func (ch *Channel) GetAsync(t dbr.Type, count int, fn func(dbr.Value, dbr.Metadata, error)) error {
-	_, _, err := ch.getAsync(t, count, fn)
+	_, _, err := ch.getAsync(opGet, t, count, fn)
 	return err
 }
 
-func (ch *Channel) getAsync(t dbr.Type, count int, fn func(dbr.Value, dbr.Metadata, error)) (*circuit, uint32, error) {
+// GetAsyncView is GetAsync for callbacks that do not keep the value: the
+// dbr.Value handed to fn is decoded into a buffer that the circuit reuses
+// for the next reply, so it is valid only until fn returns (copy it, e.g.
+// with slices.Clone, to keep it). For the plain, STS and TIME types of the
+// numeric families this decodes without allocating.
+func (ch *Channel) GetAsyncView(t dbr.Type, count int, fn func(dbr.Value, dbr.Metadata, error)) error {
+	_, _, err := ch.getAsync(opGetView, t, count, fn)
+	return err
+}
+
+func (ch *Channel) getAsync(kind opKind, t dbr.Type, count int, fn func(dbr.Value, dbr.Metadata, error)) (*circuit, uint32, error) {
 	if err := checkType(t, count); err != nil {
 		return nil, 0, err
 	}
-	o := &op{kind: opGet, ch: ch, get: fn, dtype: t}
-	return ch.request(AccessRead, o, func(b []byte, sid, ioid uint32) ([]byte, error) {
+	o := op{kind: kind, ch: ch, get: fn, dtype: t}
+	return ch.request(AccessRead, &o, func(b []byte, sid, ioid uint32) ([]byte, error) {
 		return wire.AppendReadNotify(b, uint16(t), uint32(count), sid, ioid), nil
 	})
+}
+
+// getManyChunk is how many requests GetMany queues per lock acquisition,
+// so that the writer can start sending while the rest are encoded.
+const getManyChunk = 512
+
+// GetMany sends a READ_NOTIFY for count elements of type t on every
+// channel of chans, taking each circuit's lock once per run of up to 512
+// consecutive channels on that circuit, and returns once they are queued.
+// fn(i, v, md, err) is called exactly once per channel, where i is its
+// index in chans: on the circuit's reader goroutine with the reply, or,
+// for a request that could not be sent (channel not connected, no read
+// access), on the calling goroutine before GetMany returns. As with
+// GetAsyncView, v is valid only until fn returns. fn must not block.
+// GetMany returns an error, and calls fn for none, only if t or count is
+// invalid.
+func (c *Client) GetMany(chans []*Channel, t dbr.Type, count int, fn func(i int, v dbr.Value, md dbr.Metadata, err error)) error {
+	if err := checkType(t, count); err != nil {
+		return err
+	}
+	var cur *circuit
+	held := 0
+	unlock := func() {
+		if cur != nil {
+			cur.mu.Unlock()
+			cur.signal()
+			cur, held = nil, 0
+		}
+	}
+	for i, ch := range chans {
+		l := ch.link.Load()
+		if l != nil && l.access&AccessRead != 0 && (l.ci != cur || held >= getManyChunk) {
+			unlock()
+			cur = l.ci
+			cur.mu.Lock()
+		}
+		if l == nil || l.access&AccessRead == 0 || cur.dead != nil || ch.link.Load() != l {
+			// Slow path: the single-request code sorts out the reason.
+			unlock()
+			o := op{kind: opGetMany, ch: ch, dtype: t, idx: i, many: fn}
+			_, _, err := ch.request(AccessRead, &o, func(b []byte, sid, ioid uint32) ([]byte, error) {
+				return wire.AppendReadNotify(b, uint16(t), uint32(count), sid, ioid), nil
+			})
+			if err != nil {
+				fn(i, nil, dbr.Metadata{}, err)
+			}
+			continue
+		}
+		ioid, err := cur.ops.add(op{kind: opGetMany, ch: ch, dtype: t, idx: i, many: fn})
+		if err != nil {
+			unlock()
+			fn(i, nil, dbr.Metadata{}, err)
+			continue
+		}
+		cur.out = wire.AppendReadNotify(cur.out, uint16(t), uint32(count), l.sid, ioid)
+		held++
+	}
+	unlock()
+	return nil
 }
 
 type getResult struct {
@@ -444,7 +600,7 @@ type getResult struct {
 // now) and waits for the reply. Do not call it from a callback.
 func (ch *Channel) Get(ctx context.Context, t dbr.Type, count int) (dbr.Value, dbr.Metadata, error) {
 	res := make(chan getResult, 1)
-	ci, ioid, err := ch.getAsync(t, count, func(v dbr.Value, md dbr.Metadata, err error) {
+	ci, ioid, err := ch.getAsync(opGet, t, count, func(v dbr.Value, md dbr.Metadata, err error) {
 		res <- getResult{v, md, err}
 	})
 	if err != nil {
@@ -454,11 +610,47 @@ func (ch *Channel) Get(ctx context.Context, t dbr.Type, count int) (dbr.Value, d
 	case r := <-res:
 		return r.v, r.md, r.err
 	case <-ctx.Done():
-		if ci.takeOp(ioid) == nil {
+		if _, ok := ci.takeOp(ioid); !ok {
 			r := <-res // the reply won the race
 			return r.v, r.md, r.err
 		}
 		return nil, dbr.Metadata{}, ctx.Err()
+	}
+}
+
+// GetDoubles reads count elements (0: as many as the PV holds now) of t,
+// which must be one of the DOUBLE types (DBR_DOUBLE, DBR_STS_DOUBLE,
+// DBR_TIME_DOUBLE, DBR_GR_DOUBLE, DBR_CTRL_DOUBLE), into dst and waits for
+// the reply. It returns dst resliced to the element count, or a new slice
+// if cap(dst) is too small; the values are decoded straight from the
+// socket into it, and a large reply is never held whole in a buffer, so a
+// caller that passes the previous result back in gets repeated large
+// arrays without allocating. dst must not be used by anyone else until
+// GetDoubles returns. Do not call it from a callback.
+func (ch *Channel) GetDoubles(ctx context.Context, t dbr.Type, count int, dst []float64) ([]float64, dbr.Metadata, error) {
+	if err := checkType(t, count); err != nil {
+		return dst[:0], dbr.Metadata{}, err
+	}
+	if t.Base() != dbr.Double {
+		return dst[:0], dbr.Metadata{}, &eca.Error{Code: eca.BadType, Msg: fmt.Sprintf("client: GetDoubles of %v, want a DOUBLE type", t)}
+	}
+	r := &intoReq{dst: dst[:0], done: make(chan struct{})}
+	o := op{kind: opGetInto, ch: ch, dtype: t, into: r}
+	ci, ioid, err := ch.request(AccessRead, &o, func(b []byte, sid, ioid uint32) ([]byte, error) {
+		return wire.AppendReadNotify(b, uint16(t), uint32(count), sid, ioid), nil
+	})
+	if err != nil {
+		return dst[:0], dbr.Metadata{}, err
+	}
+	select {
+	case <-r.done:
+		return r.dst, r.md, r.err
+	case <-ctx.Done():
+		if _, ok := ci.takeOp(ioid); !ok {
+			<-r.done // the reply is being decoded into dst: wait for it
+			return r.dst, r.md, r.err
+		}
+		return dst[:0], dbr.Metadata{}, ctx.Err()
 	}
 }
 
@@ -505,8 +697,8 @@ func (ch *Channel) PutWait(ctx context.Context, v dbr.Value) error {
 		return err
 	}
 	res := make(chan error, 1)
-	o := &op{kind: opPut, ch: ch, put: func(err error) { res <- err }}
-	ci, ioid, err := ch.request(AccessWrite, o, func(b []byte, sid, ioid uint32) ([]byte, error) {
+	o := op{kind: opPut, ch: ch, put: func(err error) { res <- err }}
+	ci, ioid, err := ch.request(AccessWrite, &o, func(b []byte, sid, ioid uint32) ([]byte, error) {
 		return appendWrite(b, wire.CmdWriteNotify, v, sid, ioid)
 	})
 	if err != nil {
@@ -516,7 +708,7 @@ func (ch *Channel) PutWait(ctx context.Context, v dbr.Value) error {
 	case err := <-res:
 		return err
 	case <-ctx.Done():
-		if ci.takeOp(ioid) == nil {
+		if _, ok := ci.takeOp(ioid); !ok {
 			return <-res
 		}
 		return ctx.Err()
@@ -560,6 +752,9 @@ func (ch *Channel) Subscribe(t dbr.Type, count int, mask dbr.EventMask, fn func(
 	defer ch.mu.Unlock()
 	if ch.state == StateClosed {
 		return nil, ErrClosed
+	}
+	if ch.subs == nil {
+		ch.subs = map[uint32]*Subscription{}
 	}
 	ch.subs[s.id] = s
 	if ch.state == StateConnected {

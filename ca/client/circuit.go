@@ -16,28 +16,34 @@ import (
 	"github.com/cabridge/cabridge/ca/internal/wire"
 )
 
-// opKind tells what an outstanding ioid waits for.
-type opKind uint8
-
-const (
-	opGet opKind = iota
-	opPut
-)
-
-// op is an outstanding READ_NOTIFY or WRITE_NOTIFY.
-type op struct {
-	kind  opKind
-	ch    *Channel
-	get   func(dbr.Value, dbr.Metadata, error)
-	put   func(error)
-	dtype dbr.Type
-}
-
-func (o *op) finish(v dbr.Value, md dbr.Metadata, err error) {
-	if o.kind == opGet {
-		o.get(v, md, err)
-	} else {
+func (o *op) finish(vd *viewDecoder, m *wire.Message, err error) {
+	switch o.kind {
+	case opPut:
 		o.put(err)
+		return
+	case opGetInto:
+		r := o.into
+		if err == nil && m != nil {
+			r.dst, r.md, r.err = decodeInto(r.dst, dbr.Type(m.DataType), int(m.DataCount), m.Payload)
+		} else {
+			r.err = err
+		}
+		close(r.done)
+		return
+	}
+	var v dbr.Value
+	var md dbr.Metadata
+	if err == nil && m != nil {
+		if o.kind == opGet {
+			v, md, err = dbr.DecodeData(dbr.Type(m.DataType), int(m.DataCount), m.Payload)
+		} else {
+			v, md, err = vd.decode(dbr.Type(m.DataType), int(m.DataCount), m.Payload)
+		}
+	}
+	if o.kind == opGetMany {
+		o.many(o.idx, v, md, err)
+	} else {
+		o.get(v, md, err)
 	}
 }
 
@@ -56,30 +62,57 @@ type circuit struct {
 	out    []byte
 	dead   error // set once the circuit is closed
 	conn   net.Conn
-	chans  map[uint32]*Channel      // by cid
-	ops    map[uint32]*op           // by ioid
+	chans  []*Channel               // attached channels; Channel.circIdx is the index
+	ops    opTable                  // by ioid
 	subs   map[uint32]*Subscription // by subscription id
 	echoes []chan struct{}
 
 	wake chan struct{}
 	done chan struct{}
+
+	// Owned by the reader goroutine.
+	vd     viewDecoder
+	batch  []wire.Message // READ_NOTIFY/WRITE_NOTIFY replies to finish together
+	taken  []op
+	stream *intoStream // a large GetDoubles reply being received
 }
 
 func newCircuit(c *Client, addr netip.AddrPort) *circuit {
 	ci := &circuit{
-		c:     c,
-		addr:  addr,
-		chans: make(map[uint32]*Channel),
-		ops:   make(map[uint32]*op),
-		subs:  make(map[uint32]*Subscription),
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
+		c:    c,
+		addr: addr,
+		subs: make(map[uint32]*Subscription),
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
 	}
 	ci.serverMinor.Store(-1)
 	ci.out = wire.AppendVersionTCP(ci.out, c.cfg.Priority)
 	ci.out = wire.AppendClientName(ci.out, c.cfg.ClientName)
 	ci.out = wire.AppendHostName(ci.out, c.cfg.HostName)
 	return ci
+}
+
+// addChan records ch as attached to ci. ci.mu must be held.
+func (ci *circuit) addChan(ch *Channel) {
+	ch.circIdx = len(ci.chans)
+	ci.chans = append(ci.chans, ch)
+}
+
+// removeChan forgets ch if it is attached to ci. ci.mu must be held.
+func (ci *circuit) removeChan(ch *Channel) {
+	i := ch.circIdx
+	if i < 0 || i >= len(ci.chans) || ci.chans[i] != ch {
+		return
+	}
+	last := len(ci.chans) - 1
+	if i != last {
+		mv := ci.chans[last]
+		ci.chans[i] = mv
+		mv.circIdx = i
+	}
+	ci.chans[last] = nil
+	ci.chans = ci.chans[:last]
+	ch.circIdx = -1
 }
 
 // searchReady reports whether the server announced a version that accepts
@@ -101,21 +134,6 @@ func (ci *circuit) write(b []byte) {
 	}
 	ci.mu.Unlock()
 	ci.signal()
-}
-
-// send appends a message built by f to the output buffer. It returns the
-// circuit's error if the circuit is closed.
-func (ci *circuit) send(f func([]byte) []byte) error {
-	ci.mu.Lock()
-	if ci.dead != nil {
-		err := ci.dead
-		ci.mu.Unlock()
-		return err
-	}
-	ci.out = f(ci.out)
-	ci.mu.Unlock()
-	ci.signal()
-	return nil
 }
 
 // close shuts the circuit down; run then cleans up.
@@ -194,6 +212,10 @@ func (ci *circuit) serve() error {
 	var wg sync.WaitGroup
 	wg.Go(func() { ci.writeLoop(conn) })
 	err = ci.readLoop(conn)
+	if s := ci.stream; s != nil { // a large reply cut short
+		ci.stream = nil
+		s.o.finish(&ci.vd, nil, ErrDisconnected)
+	}
 	ci.close(err) // marks the circuit dead, closes conn and wakes the writer
 	wg.Wait()
 	return err
@@ -228,8 +250,16 @@ func (ci *circuit) writeLoop(conn net.Conn) {
 	}
 }
 
+// readBufSize is the reader's buffer size: large, so that one read
+// system call takes many replies at once.
+const readBufSize = 256 << 10
+
+// streamMin is the payload size from which a GetDoubles reply is decoded
+// as it arrives instead of being buffered whole.
+const streamMin = 64 << 10
+
 func (ci *circuit) readLoop(conn net.Conn) error {
-	buf := make([]byte, 0, 64<<10)
+	buf := make([]byte, 0, readBufSize)
 	var skip int64
 	echoSent := false
 	for {
@@ -264,19 +294,38 @@ func (ci *circuit) readLoop(conn net.Conn) error {
 			skip -= k
 			copy(data, data[k:])
 			n -= int(k)
+			data = data[:n]
+		}
+		if s := ci.stream; s != nil && n > 0 {
+			k := s.feed(data)
+			copy(data, data[k:])
+			n -= k
+			if s.left == 0 {
+				ci.stream = nil
+				ci.endStream(s)
+			}
 		}
 		buf = buf[:len(buf)+n]
 		off := 0
 		for off < len(buf) {
 			m, k, err := wire.Next(buf[off:], ci.c.maxPayload)
 			if errors.Is(err, wire.ErrNeedMore) {
+				if ci.startStream(buf[off:]) {
+					off = len(buf)
+				}
 				break
 			}
-			var we *wire.Error
-			if errors.As(err, &we) {
-				if we.Reason != wire.ErrTooLarge {
+			if err != nil {
+				var we *wire.Error
+				if !errors.As(err, &we) {
+					ci.flushBatch()
 					return fmt.Errorf("client: from %v: %w", ci.addr, err)
 				}
+				if we.Reason != wire.ErrTooLarge {
+					ci.flushBatch()
+					return fmt.Errorf("client: from %v: %w", ci.addr, err)
+				}
+				ci.flushBatch()
 				ci.tooLarge(we.Header)
 				if rest := int64(len(buf) - off); we.Len > rest {
 					skip = we.Len - rest
@@ -287,15 +336,92 @@ func (ci *circuit) readLoop(conn net.Conn) error {
 				continue
 			}
 			off += k
+			if m.Command == wire.CmdReadNotify || m.Command == wire.CmdWriteNotify {
+				ci.batch = append(ci.batch, m)
+				continue
+			}
+			ci.flushBatch()
 			if err := ci.dispatch(m); err != nil {
 				return err
 			}
 		}
+		ci.flushBatch()
 		buf = buf[:copy(buf, buf[off:])]
-		if cap(buf) > 1<<20 && len(buf) < 64<<10 {
-			buf = append(make([]byte, 0, 64<<10), buf...)
+		if cap(buf) > 4*readBufSize && len(buf) < readBufSize {
+			buf = append(make([]byte, 0, readBufSize), buf...)
 		}
 	}
+}
+
+// startStream begins decoding the GetDoubles reply whose start is b (a
+// complete header and part of the payload) as it arrives. It reports
+// whether it took b.
+func (ci *circuit) startStream(b []byte) bool {
+	h, _, hl, err := wire.ParseHeader(b)
+	if err != nil || h.Command != wire.CmdReadNotify || h.PayloadSize < streamMin ||
+		h.PayloadSize%8 != 0 || eca.Code(h.Param1) != eca.Normal {
+		return false
+	}
+	t := dbr.Type(h.DataType)
+	if !t.Valid() || t.Base() != dbr.Double || dbr.DataSize(t, int(h.DataCount)) > int(h.PayloadSize) {
+		return false
+	}
+	ci.mu.Lock()
+	p, ok := ci.ops.peek(h.Param2)
+	if !ok || p.kind != opGetInto {
+		ci.mu.Unlock()
+		return false
+	}
+	o, _ := ci.ops.take(h.Param2)
+	ci.mu.Unlock()
+	count := int(h.DataCount)
+	r := o.into
+	if cap(r.dst) < count {
+		r.dst = make([]float64, count)
+	}
+	r.dst = r.dst[:count]
+	off := t.ValueOffset()
+	s := &intoStream{o: o, t: t, count: count, left: int64(h.PayloadSize), need: off, meta: make([]byte, 0, off)}
+	s.feed(b[hl:])
+	ci.stream = s
+	return true
+}
+
+// endStream finishes a streamed GetDoubles reply.
+func (ci *circuit) endStream(s *intoStream) {
+	r := s.o.into
+	r.md, r.err = decodeMetaAny(s.t, s.meta)
+	close(r.done)
+}
+
+// flushBatch finishes the READ_NOTIFY and WRITE_NOTIFY replies collected
+// from one read, taking their ops under a single lock.
+func (ci *circuit) flushBatch() {
+	if len(ci.batch) == 0 {
+		return
+	}
+	taken := ci.taken[:0]
+	ci.mu.Lock()
+	for i := range ci.batch {
+		o, ok := ci.ops.take(ci.batch[i].Param2)
+		if !ok {
+			o.kind = opKind(255) // stale or cancelled: drop
+		}
+		taken = append(taken, o)
+	}
+	ci.mu.Unlock()
+	for i := range taken {
+		o := &taken[i]
+		if o.kind == opKind(255) {
+			continue
+		}
+		m := &ci.batch[i]
+		o.finish(&ci.vd, m, statusErr(m.Param1))
+	}
+	clear(taken) // release callbacks and channels
+	ci.taken = taken[:0]
+	clear(ci.batch)
+	ci.batch = ci.batch[:0]
 }
 
 // tooLarge fails the operation whose reply exceeded MaxArrayBytes.
@@ -303,8 +429,8 @@ func (ci *circuit) tooLarge(h wire.Header) {
 	err := &eca.Error{Code: eca.TooLarge, Msg: fmt.Sprintf("client: %v reply of %d bytes exceeds the array limit", h.Command, h.PayloadSize)}
 	switch h.Command {
 	case wire.CmdReadNotify:
-		if o := ci.takeOp(h.Param2); o != nil {
-			o.finish(nil, dbr.Metadata{}, err)
+		if o, ok := ci.takeOp(h.Param2); ok {
+			o.finish(&ci.vd, nil, err)
 		}
 	case wire.CmdEventAdd:
 		if s := ci.sub(h.Param2); s != nil {
@@ -313,12 +439,12 @@ func (ci *circuit) tooLarge(h wire.Header) {
 	}
 }
 
-func (ci *circuit) takeOp(ioid uint32) *op {
+// takeOp removes the op of ioid; ok is false if it is gone.
+func (ci *circuit) takeOp(ioid uint32) (op, bool) {
 	ci.mu.Lock()
-	o := ci.ops[ioid]
-	delete(ci.ops, ioid)
+	o, ok := ci.ops.take(ioid)
 	ci.mu.Unlock()
-	return o
+	return o, ok
 }
 
 func (ci *circuit) sub(id uint32) *Subscription {
@@ -328,13 +454,6 @@ func (ci *circuit) sub(id uint32) *Subscription {
 	return s
 }
 
-func (ci *circuit) chanByCID(cid uint32) *Channel {
-	ci.mu.Lock()
-	ch := ci.chans[cid]
-	ci.mu.Unlock()
-	return ch
-}
-
 func statusErr(status uint32) error {
 	if eca.Code(status) == eca.Normal {
 		return nil
@@ -342,8 +461,9 @@ func statusErr(status uint32) error {
 	return &eca.Error{Code: eca.Code(status)}
 }
 
-// dispatch handles one message from the server. It runs on the circuit's
-// goroutine and holds no lock while calling user callbacks.
+// dispatch handles one message from the server other than READ_NOTIFY and
+// WRITE_NOTIFY replies. It runs on the circuit's goroutine and holds no
+// lock while calling user callbacks.
 func (ci *circuit) dispatch(m wire.Message) error {
 	switch m.Command {
 	case wire.CmdVersion:
@@ -362,37 +482,25 @@ func (ci *circuit) dispatch(m wire.Message) error {
 		ci.c.found(m.Param2, replyAddr(m, ci.addr.Addr(), int(ci.addr.Port())))
 	case wire.CmdNotFound:
 	case wire.CmdAccessRights:
-		if ch := ci.chanByCID(m.Param1); ch != nil {
-			ch.setAccess(Access(m.Param2))
+		if ch := ci.c.channel(m.Param1); ch != nil {
+			ch.setAccess(ci, Access(m.Param2))
 		}
 	case wire.CmdCreateChan:
-		if ch := ci.chanByCID(m.Param1); ch != nil {
+		if ch := ci.c.channel(m.Param1); ch != nil {
 			ch.connected(ci, m.Param2, dbr.Type(m.DataType), int(m.DataCount))
 		}
 	case wire.CmdCreateChFail:
-		if ch := ci.chanByCID(m.Param1); ch != nil {
+		if ch := ci.c.channel(m.Param1); ch != nil {
 			ch.lost(ci, &eca.Error{Code: eca.BadChID, Msg: "client: server refused to create channel " + ch.name})
 		}
 	case wire.CmdServerDisconn:
-		if ch := ci.chanByCID(m.Param1); ch != nil {
+		if ch := ci.c.channel(m.Param1); ch != nil {
 			ch.lost(ci, ErrDisconnected)
 		}
 	case wire.CmdClearChannel:
-	case wire.CmdReadNotify:
-		o := ci.takeOp(m.Param2)
-		if o == nil {
-			return nil
-		}
-		if err := statusErr(m.Param1); err != nil {
-			o.finish(nil, dbr.Metadata{}, err)
-			return nil
-		}
-		v, md, err := dbr.DecodeData(dbr.Type(m.DataType), int(m.DataCount), m.Payload)
-		o.finish(v, md, err)
-	case wire.CmdWriteNotify:
-		if o := ci.takeOp(m.Param2); o != nil {
-			o.finish(nil, dbr.Metadata{}, statusErr(m.Param1))
-		}
+	case wire.CmdReadNotify, wire.CmdWriteNotify:
+		ci.batch = append(ci.batch, m)
+		ci.flushBatch()
 	case wire.CmdEventAdd:
 		s := ci.sub(m.Param2)
 		if s == nil || m.PayloadSize == 0 {
@@ -422,8 +530,8 @@ func (ci *circuit) serverError(m wire.Message) {
 	e := &eca.Error{Code: eca.Code(m.Param2), Msg: text}
 	switch req.Command {
 	case wire.CmdReadNotify, wire.CmdRead, wire.CmdWriteNotify:
-		if o := ci.takeOp(req.Param2); o != nil {
-			o.finish(nil, dbr.Metadata{}, e)
+		if o, ok := ci.takeOp(req.Param2); ok {
+			o.finish(&ci.vd, nil, e)
 			return
 		}
 	case wire.CmdEventAdd:
@@ -439,15 +547,17 @@ func (ci *circuit) serverError(m wire.Message) {
 // subscriptions report the loss, channels search again.
 func (ci *circuit) cleanup() {
 	ci.mu.Lock()
-	ops := ci.ops
-	ci.ops = map[uint32]*op{}
+	ops := ci.ops.takeAll(nil, nil)
 	chans := ci.chans
-	ci.chans = map[uint32]*Channel{}
+	ci.chans = nil
+	for _, ch := range chans {
+		ch.circIdx = -1
+	}
 	ci.subs = map[uint32]*Subscription{}
 	ci.echoes = nil // their waiters see ci.done
 	ci.mu.Unlock()
-	for _, o := range ops {
-		o.finish(nil, dbr.Metadata{}, ErrDisconnected)
+	for i := range ops {
+		ops[i].finish(&ci.vd, nil, ErrDisconnected)
 	}
 	for _, ch := range chans {
 		ch.lost(ci, ErrDisconnected)

@@ -32,8 +32,9 @@ var (
 // circuits to the servers it found and the channels on them. All methods
 // are safe for concurrent use. Close stops every goroutine it started.
 //
-// Lock order: Client.mu, then Channel.mu, then circuit.mu; searcher.mu is
-// taken last and nothing is locked under it. No lock is held across a
+// Lock order: Client.mu, then Channel.mu, then circuit.mu; searcher.mu and
+// Client.tabMu are taken last and nothing is locked under them. Requests
+// take only circuit.mu (see Channel.link). No lock is held across a
 // socket operation or a user callback.
 type Client struct {
 	cfg        Config
@@ -43,16 +44,17 @@ type Client struct {
 	nameSrvs   []netip.AddrPort
 	maxPayload uint32
 
-	cids   atomic.Uint32
-	ioids  atomic.Uint32
 	subIDs atomic.Uint32
 
 	search searcher
 
 	mu       sync.Mutex
 	closed   bool
-	chans    map[uint32]*Channel         // by cid
 	circuits map[netip.AddrPort]*circuit // by server address
+	lastCirc *circuit                    // the circuit circuitFor returned last
+
+	tabMu sync.Mutex // guards tab; taken last, nothing is locked under it
+	tab   chanTable  // channels by cid
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -105,7 +107,6 @@ func New(cfg Config) (*Client, error) {
 		addrs:      addrs,
 		nameSrvs:   names,
 		maxPayload: uint32(cfg.MaxArrayBytes),
-		chans:      make(map[uint32]*Channel),
 		circuits:   make(map[netip.AddrPort]*circuit),
 		stop:       make(chan struct{}),
 	}
@@ -135,11 +136,15 @@ func (c *Client) Close() error {
 	for _, ci := range c.circuits {
 		circs = append(circs, ci)
 	}
-	chans := make([]*Channel, 0, len(c.chans))
-	for _, ch := range c.chans {
-		chans = append(chans, ch)
-	}
 	c.mu.Unlock()
+	c.tabMu.Lock()
+	var chans []*Channel
+	for _, s := range c.tab.slots {
+		if s.ch != nil {
+			chans = append(chans, s.ch)
+		}
+	}
+	c.tabMu.Unlock()
 	close(c.stop)
 	if c.udp != nil {
 		_ = c.udp.Close()
@@ -179,7 +184,11 @@ func (c *Client) circuitFor(addr netip.AddrPort, nameServer bool) *circuit {
 	if c.closed {
 		return nil
 	}
+	if ci := c.lastCirc; ci != nil && ci.addr == addr && !nameServer {
+		return ci
+	}
 	if ci := c.circuits[addr]; ci != nil {
+		c.lastCirc = ci
 		if nameServer {
 			ci.nameServer.Store(true)
 		}
@@ -190,6 +199,7 @@ func (c *Client) circuitFor(addr netip.AddrPort, nameServer bool) *circuit {
 		ci.nameServer.Store(true)
 	}
 	c.circuits[addr] = ci
+	c.lastCirc = ci
 	c.wg.Go(ci.run)
 	return ci
 }
@@ -199,14 +209,25 @@ func (c *Client) removeCircuit(ci *circuit) {
 	if c.circuits[ci.addr] == ci {
 		delete(c.circuits, ci.addr)
 	}
+	if c.lastCirc == ci {
+		c.lastCirc = nil
+	}
 	c.mu.Unlock()
 }
 
+// channel returns the channel of cid, or nil.
 func (c *Client) channel(cid uint32) *Channel {
-	c.mu.Lock()
-	ch := c.chans[cid]
-	c.mu.Unlock()
+	c.tabMu.Lock()
+	ch := c.tab.get(cid)
+	c.tabMu.Unlock()
 	return ch
+}
+
+// releaseCID frees ch's cid once nothing can refer to it any more.
+func (c *Client) releaseCID(ch *Channel) {
+	c.tabMu.Lock()
+	c.tab.release(ch.cid, ch)
+	c.tabMu.Unlock()
 }
 
 // found handles a search reply for cid from a server at addr.

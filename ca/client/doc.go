@@ -25,6 +25,16 @@
 // wait for that same reader); GetAsync, Put and Subscribe are fine.
 // Client.Close stops every goroutine the client started.
 //
+// # Fast paths
+//
+// GetAsync and Get hand out values the caller may keep, so each reply is
+// decoded into new memory. For many gets whose values are consumed at
+// once, GetAsyncView and Client.GetMany pass a value that is valid only
+// during the callback (decoded into a buffer the circuit reuses); GetMany
+// also queues a whole slice of channels under one lock per circuit. For
+// large arrays, GetDoubles decodes a DOUBLE-family reply straight into a
+// caller's slice as it arrives, without buffering the whole message.
+//
 // # Reconnection
 //
 // When a circuit is lost, or the server sends SERVER_DISCONN, pending

@@ -51,7 +51,7 @@ func (h *retryHeap) Pop() any {
 // receive buffers. It does no I/O.
 type searcher struct {
 	mu       sync.Mutex
-	pending  map[uint32]*searchReq
+	pending  []*searchReq // by cid index; the entry's cid must match
 	fresh    []*searchReq
 	retry    retryHeap
 	inflight int
@@ -60,7 +60,6 @@ type searcher struct {
 }
 
 func (s *searcher) init() {
-	s.pending = make(map[uint32]*searchReq)
 	s.wake = make(chan struct{}, 1)
 }
 
@@ -74,9 +73,11 @@ func (s *searcher) signal() {
 // add queues names for search.
 func (s *searcher) add(cids []uint32, names []string) {
 	s.mu.Lock()
+	slab := make([]searchReq, len(cids))
 	for i, cid := range cids {
-		r := &searchReq{cid: cid, name: names[i], index: -1}
-		s.pending[cid] = r
+		r := &slab[i]
+		r.cid, r.name, r.index = cid, names[i], -1
+		s.setPending(cid, r)
 		s.fresh = append(s.fresh, r)
 	}
 	s.mu.Unlock()
@@ -87,11 +88,15 @@ func (s *searcher) add(cids []uint32, names []string) {
 func (s *searcher) answered(cid uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.pending[cid]
-	if r == nil {
+	idx := idIndex(cid)
+	if idx >= uint32(len(s.pending)) {
 		return false
 	}
-	delete(s.pending, cid)
+	r := s.pending[idx]
+	if r == nil || r.cid != cid {
+		return false
+	}
+	s.pending[idx] = nil
 	r.done = true
 	if r.index >= 0 {
 		heap.Remove(&s.retry, r.index)
@@ -168,8 +173,17 @@ func (s *searcher) addDelayed(cid uint32, name string, delay time.Duration) {
 	}
 	s.mu.Lock()
 	r := &searchReq{cid: cid, name: name, index: -1, attempts: 3, period: delay, due: time.Now().Add(delay)}
-	s.pending[cid] = r
+	s.setPending(cid, r)
 	heap.Push(&s.retry, r)
 	s.mu.Unlock()
 	s.signal()
+}
+
+// setPending records r as the search for cid. s.mu must be held.
+func (s *searcher) setPending(cid uint32, r *searchReq) {
+	idx := int(idIndex(cid))
+	if idx >= len(s.pending) {
+		s.pending = append(s.pending, make([]*searchReq, idx+1-len(s.pending))...)
+	}
+	s.pending[idx] = r
 }
