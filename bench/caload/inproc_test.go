@@ -190,7 +190,7 @@ func BenchmarkGets(b *testing.B) {
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				if _, _, err := getRound(ctx, chans); err != nil {
+				if _, _, err := getRound(ctx, c, chans); err != nil {
 					b.Fatal(err)
 				}
 			}

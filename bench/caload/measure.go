@@ -116,7 +116,7 @@ func measureConnect(ctx context.Context, srv target, n, rounds int) (ConnectResu
 
 	cpu = startCPU(srv.pid)
 	for range rounds {
-		rate, errs, err := getRound(ctx, chans)
+		rate, errs, err := getRound(ctx, c, chans)
 		if err != nil {
 			return res, fmt.Errorf("gets with %d in flight: %w", n, err)
 		}
@@ -130,15 +130,15 @@ func measureConnect(ctx context.Context, srv target, n, rounds int) (ConnectResu
 	return res, nil
 }
 
-// getRound issues a DBR_TIME_DOUBLE READ_NOTIFY on every channel and
-// waits for all replies. It returns gets per second and the number of
-// gets that failed.
-func getRound(ctx context.Context, chans []*client.Channel) (float64, int64, error) {
+// getRound issues a DBR_TIME_DOUBLE READ_NOTIFY on every channel with
+// one GetMany call and waits for all replies. It returns gets per second
+// and the number of gets that failed.
+func getRound(ctx context.Context, c *client.Client, chans []*client.Channel) (float64, int64, error) {
 	var left atomic.Int64
 	var failed atomic.Int64
 	done := make(chan struct{})
 	left.Store(int64(len(chans)))
-	fn := func(_ dbr.Value, _ dbr.Metadata, err error) {
+	fn := func(_ int, _ dbr.Value, _ dbr.Metadata, err error) {
 		if err != nil {
 			failed.Add(1)
 		}
@@ -147,13 +147,8 @@ func getRound(ctx context.Context, chans []*client.Channel) (float64, int64, err
 		}
 	}
 	t0 := time.Now()
-	for _, ch := range chans {
-		if err := ch.GetAsync(dbr.TimeDouble, 1, fn); err != nil {
-			failed.Add(1)
-			if left.Add(-1) == 0 {
-				close(done)
-			}
-		}
+	if err := c.GetMany(chans, dbr.TimeDouble, 1, fn); err != nil {
+		return 0, 0, err
 	}
 	t := time.NewTimer(roundTimeout)
 	defer t.Stop()
@@ -364,19 +359,20 @@ func measureWaveform(ctx context.Context, srv target, n int) ([]WaveformResult, 
 	var out []WaveformResult
 	for _, t := range []dbr.Type{dbr.Double, dbr.TimeDouble} {
 		r := WaveformResult{Type: t.String(), Elements: count}
-		if _, _, err := ch.Get(ctx, t, 0); err != nil { // warm-up
+		var dst []float64
+		if dst, _, err = ch.GetDoubles(ctx, t, 0, dst); err != nil { // warm-up
 			return out, fmt.Errorf("get %v: %w", t, err)
 		}
 		rates := make([]float64, 0, n)
 		t0 := time.Now()
 		for range n {
 			s := time.Now()
-			v, _, err := ch.Get(ctx, t, 0)
+			dst, _, err = ch.GetDoubles(ctx, t, 0, dst)
 			if err != nil {
 				return out, fmt.Errorf("get %v: %w", t, err)
 			}
-			if v.Len() != count {
-				return out, fmt.Errorf("get %v: %d elements, want %d", t, v.Len(), count)
+			if len(dst) != count {
+				return out, fmt.Errorf("get %v: %d elements, want %d", t, len(dst), count)
 			}
 			rates = append(rates, float64(8*count)/1e6/time.Since(s).Seconds())
 		}

@@ -48,7 +48,7 @@ func newBench(n int) *benchIOC {
 }
 
 // run increments every counter by 1 at 10 Hz, all with the same fresh
-// timestamp, until ctx is done. A tick that overruns is skipped by the
+// timestamp taken when they are updated, until ctx is done. A tick that overruns is skipped by the
 // ticker, not queued.
 func (b *benchIOC) run(ctx context.Context) {
 	tick := time.NewTicker(benchCounterPeriod)
@@ -59,10 +59,12 @@ func (b *benchIOC) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-tick.C:
+		case <-tick.C:
+			// Stamp when the records are processed, as softIoc does, not
+			// when the ticker fired: the goroutine may run later.
 			n++
 			vals[0] = n
-			ts := dbr.NewTimestamp(now)
+			ts := dbr.NewTimestamp(time.Now())
 			for _, c := range b.counters {
 				_ = c.Post(ca.Post[float64]{Values: vals, Stamp: ts})
 			}
