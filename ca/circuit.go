@@ -88,8 +88,8 @@ type channel struct {
 	native      dbr.Type
 	nativeCount int
 	access      Access
-	subs        map[uint32]*subscription // by subscription id
-	pending     int                      // ops queued on the put worker for this channel
+	subs        []*subscription // the channel's subscriptions, in no order
+	pending     int             // ops queued on the put worker for this channel
 }
 
 // subscription is one EVENT_ADD. Its PV calls Update; the circuit's writer
@@ -193,11 +193,16 @@ type circuit struct {
 	priority   uint16
 	user, host string
 	hadChannel bool
-	chans      map[uint32]*channel
-	subs       map[uint32]*subscription
+	chans      []*channel               // indexed by sid; nil for a free sid
+	freeSIDs   []uint32                 // sids below len(chans) not in use
+	nchans     int                      // channels in chans
+	subs       map[uint32]*subscription // by the client-chosen subscription id
 	ops        []op
 	opHead     int
-	largest    int // largest reply appended to out, for the overflow limit
+	largest    int           // largest reply appended to out, for the overflow limit
+	refs       []outRef      // large values sent from their own buffers, in order within out
+	refBytes   int           // bytes in refs, queued after out's
+	valCache   *encodedValue // the last large value encoded for a READ_NOTIFY
 
 	// subMu guards the subscription queues, the dirty list and eventsOff.
 	// PV goroutines take it in Update; it is never held while taking mu.
@@ -217,7 +222,6 @@ func newCircuit(s *Server, conn net.Conn, remote string) *circuit {
 		srv:      s,
 		conn:     conn,
 		remote:   remote,
-		chans:    make(map[uint32]*channel),
 		subs:     make(map[uint32]*subscription),
 		wake:     make(chan struct{}, 1),
 		opWake:   make(chan struct{}, 1),
@@ -411,7 +415,7 @@ func (c *circuit) handle(m *wire.Message) error {
 	case wire.CmdEventCancel:
 		return c.eventCancel(m)
 	case wire.CmdClearChannel:
-		ch := c.chans[m.Param1]
+		ch := c.channel(m.Param1)
 		if ch == nil {
 			return c.badID(m)
 		}
@@ -507,6 +511,7 @@ func (c *circuit) createChan(m *wire.Message) {
 	sid := c.allocSID()
 	ch := &channel{sid: sid, cid: cid, name: name, pv: pv, native: t, nativeCount: count, access: pv.Access() & ReadWrite}
 	c.chans[sid] = ch
+	c.nchans++
 	c.hadChannel = true
 	c.srv.stats.channels.Add(1)
 	reported := uint32(count)
@@ -517,19 +522,31 @@ func (c *circuit) createChan(m *wire.Message) {
 	c.out = wire.AppendCreateChanReply(c.out, cid, sid, uint16(t), reported)
 }
 
-// allocSID takes the next id of the server-wide counter that is not in use
-// on this circuit.
+// allocSID returns a free sid: the most recently freed one, else the next
+// slot of the table. sids are dense per circuit, so that a request finds
+// its channel with a slice index; clients treat them as opaque. c.mu must
+// be held.
 func (c *circuit) allocSID() uint32 {
-	for {
-		sid := c.srv.nextSID.Add(1) - 1
-		if _, used := c.chans[sid]; !used {
-			return sid
-		}
+	if n := len(c.freeSIDs); n > 0 {
+		sid := c.freeSIDs[n-1]
+		c.freeSIDs = c.freeSIDs[:n-1]
+		return sid
 	}
+	c.chans = append(c.chans, nil)
+	return uint32(len(c.chans) - 1)
+}
+
+// channel returns the channel with the given sid, or nil. c.mu must be
+// held.
+func (c *circuit) channel(sid uint32) *channel {
+	if uint64(sid) < uint64(len(c.chans)) {
+		return c.chans[sid]
+	}
+	return nil
 }
 
 func (c *circuit) readRequest(m *wire.Message) error {
-	ch := c.chans[m.Param1]
+	ch := c.channel(m.Param1)
 	if ch == nil {
 		return c.badID(m)
 	}
@@ -559,6 +576,9 @@ func (c *circuit) readNotify(ch *channel, h wire.Header) {
 	n := elemCount(h.DataCount, ch.nativeCount, snap.Value.Len(), c.minor)
 	if ch.access&AccessRead == 0 {
 		c.out = appendFailed(c.out, wire.CmdReadNotify, t, n, eca.NoRdAccess, h.Param2)
+		return
+	}
+	if n*t.ValueSize() >= zeroCopyMin && c.appendValueRef(t, n, h.Param2, snap) {
 		return
 	}
 	start := len(c.out)
@@ -599,7 +619,7 @@ func (c *circuit) read(ch *channel, h wire.Header, ext bool) {
 // writeRequest decodes a WRITE or WRITE_NOTIFY and queues the put on the
 // circuit's put worker.
 func (c *circuit) writeRequest(m *wire.Message) error {
-	ch := c.chans[m.Param1]
+	ch := c.channel(m.Param1)
 	if ch == nil {
 		return c.badID(m)
 	}
@@ -749,7 +769,7 @@ func ack(pv PV, t dbr.Type, v uint16) eca.Code {
 }
 
 func (c *circuit) eventAdd(m *wire.Message) error {
-	ch := c.chans[m.Param1]
+	ch := c.channel(m.Param1)
 	if ch == nil {
 		return c.badID(m)
 	}
@@ -772,10 +792,7 @@ func (c *circuit) eventAdd(m *wire.Message) error {
 	}
 	sub := &subscription{c: c, ch: ch, id: m.Param2, dt: t, count: m.DataCount, mask: dbr.EventMask(mask)}
 	c.subs[sub.id] = sub
-	if ch.subs == nil {
-		ch.subs = make(map[uint32]*subscription)
-	}
-	ch.subs[sub.id] = sub
+	ch.subs = append(ch.subs, sub)
 	c.srv.stats.subscriptions.Add(1)
 	// Subscribe before taking the first snapshot: a change in between is
 	// then sent twice rather than lost.
@@ -790,7 +807,15 @@ func (c *circuit) eventAdd(m *wire.Message) error {
 // cancelSub removes sub from the circuit and its PV. c.mu must be held.
 func (c *circuit) cancelSub(sub *subscription) {
 	delete(c.subs, sub.id)
-	delete(sub.ch.subs, sub.id)
+	subs := sub.ch.subs
+	for i, s := range subs {
+		if s == sub {
+			last := len(subs) - 1
+			subs[i], subs[last] = subs[last], nil
+			sub.ch.subs = subs[:last]
+			break
+		}
+	}
 	if sub.cancel != nil {
 		sub.cancel()
 	}
@@ -803,12 +828,12 @@ func (c *circuit) cancelSub(sub *subscription) {
 }
 
 func (c *circuit) eventCancel(m *wire.Message) error {
-	ch := c.chans[m.Param1]
+	ch := c.channel(m.Param1)
 	if ch == nil {
 		return c.badID(m)
 	}
-	sub := ch.subs[m.Param2]
-	if sub == nil {
+	sub := c.subs[m.Param2]
+	if sub == nil || sub.ch != ch {
 		c.appendErr(m.Header, m.Extended, ch.cid, eca.BadMonID, "bad event subscription identifier")
 		return protoErr("EVENT_CANCEL: unknown subscription %d", m.Param2)
 	}
@@ -827,11 +852,13 @@ func (c *circuit) clearChannel(ch *channel, h wire.Header) {
 
 // dropChannel cancels ch's subscriptions and forgets it. c.mu must be held.
 func (c *circuit) dropChannel(ch *channel) {
-	for _, sub := range ch.subs {
-		c.cancelSub(sub)
+	for len(ch.subs) > 0 {
+		c.cancelSub(ch.subs[len(ch.subs)-1])
 	}
-	if c.chans[ch.sid] == ch {
-		delete(c.chans, ch.sid)
+	if c.channel(ch.sid) == ch {
+		c.chans[ch.sid] = nil
+		c.freeSIDs = append(c.freeSIDs, ch.sid)
+		c.nchans--
 		c.srv.stats.channels.Add(-1)
 	}
 }
@@ -842,7 +869,7 @@ func (c *circuit) pvRemoved(name string, pv PV) {
 	c.mu.Lock()
 	n := 0
 	for _, ch := range c.chans {
-		if ch.name == name && ch.pv == pv {
+		if ch != nil && ch.name == name && ch.pv == pv {
 			c.dropChannel(ch)
 			c.out = wire.AppendServerDisconn(c.out, ch.cid)
 			n++
@@ -859,7 +886,9 @@ func (c *circuit) teardown() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ch := range c.chans {
-		c.dropChannel(ch)
+		if ch != nil {
+			c.dropChannel(ch)
+		}
 	}
 }
 

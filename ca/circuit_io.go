@@ -26,6 +26,13 @@ const (
 	flushChunk    = 1 << 20  // the writer writes whenever it has encoded this much
 	batchMessages = 256      // messages handled per hold of c.mu
 	shutdownFlush = time.Second
+
+	// An output buffer larger than bigBuffer is kept for the next large
+	// reply until bigIdleFlushes flushes in a row have needed no more than
+	// bigBuffer, or the writer has been idle for bigIdleRelease.
+	bigBuffer      = 4 * flushChunk
+	bigIdleFlushes = 64
+	bigIdleRelease = 2 * time.Second
 )
 
 // run serves the circuit until the client goes away, breaks the protocol,
@@ -161,7 +168,7 @@ func (c *circuit) process(buf []byte, r, w int) (int, int64, error) {
 	c.mu.Lock()
 	batch := 0
 	for r < w {
-		if len(c.out) >= outHighWater || c.queuedOps() >= maxQueuedOps {
+		if c.outLen() >= outHighWater || c.queuedOps() >= maxQueuedOps {
 			// Back-pressure: the client does not read its replies or
 			// the puts are slow. Wait for room, or for the circuit to be
 			// dropped.
@@ -240,46 +247,77 @@ func (c *circuit) writeLoop() {
 		}
 	}()
 	var spare []byte
+	var spareRefs []outRef
 	var updates []pendingUpdate
+	var iov net.Buffers
+	var idle *time.Timer // releases big buffers once the circuit is idle
+	var idleC <-chan time.Time
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
+	small := 0 // flushes in a row that needed no big buffer
 	for {
 		select {
 		case <-c.wake:
 		case <-c.done:
 			return
+		case <-idleC:
+			idleC = nil
+			spare = nil
+			c.mu.Lock()
+			if len(c.out) == 0 && cap(c.out) > bigBuffer {
+				c.out = nil
+			}
+			c.valCache = nil
+			c.mu.Unlock()
+			continue
 		}
 		c.mu.Lock()
-		buf := c.out
-		c.out = spare[:0]
+		buf, refs, refBytes := c.out, c.refs, c.refBytes
+		c.out, c.refs, c.refBytes = spare[:0], spareRefs[:0], 0
 		minor := c.minor
 		limit := c.srv.maxOutput() + c.largest
 		c.mu.Unlock()
-		if len(buf) > limit {
+		if len(buf)+refBytes > limit {
 			c.fail(CloseOverflow, "queued output exceeded the limit")
 			return
 		}
+		used := len(buf)
 		var err error
 		updates = c.takeUpdates(updates[:0])
 		for i, u := range updates {
 			buf = c.appendUpdate(buf, u.sub, u.snap, minor)
 			updates[i] = pendingUpdate{}
 			if len(buf) >= flushChunk {
-				if buf, err = c.write(buf); err != nil {
+				used = max(used, len(buf))
+				if err = c.writeOut(buf, refs, &iov); err != nil {
 					return
 				}
+				buf, refs = buf[:0], c.releaseRefs(refs)
 			}
 		}
 		c.srv.stats.updates.Add(uint64(len(updates)))
-		if buf, err = c.write(buf); err != nil {
+		used = max(used, len(buf))
+		if err = c.writeOut(buf, refs, &iov); err != nil {
 			return
 		}
-		if cap(buf) > 4*flushChunk {
-			buf = nil // do not keep a huge buffer for an idle client
+		buf = buf[:0]
+		if cap(buf) > bigBuffer {
+			if used > bigBuffer {
+				small = 0
+			} else if small++; small >= bigIdleFlushes {
+				buf, small = nil, 0
+			}
 		}
 		spare = buf
 		signal(c.progress)
 		c.mu.Lock()
-		finished := c.closing && len(c.out) == 0
-		pending := len(c.out) > 0
+		spareRefs = c.releaseRefsLocked(refs)
+		finished := c.closing && c.outLen() == 0
+		pending := c.outLen() > 0
+		big := cap(spare) > bigBuffer || cap(c.out) > bigBuffer || c.valCache != nil
 		c.mu.Unlock()
 		if finished {
 			return
@@ -287,7 +325,61 @@ func (c *circuit) writeLoop() {
 		if pending {
 			c.wakeWriter()
 		}
+		if big {
+			if idle == nil {
+				idle = time.NewTimer(bigIdleRelease)
+			} else {
+				idle.Reset(bigIdleRelease)
+			}
+			idleC = idle.C
+		}
 	}
+}
+
+// releaseRefs drops the written refs and returns refs[:0].
+func (c *circuit) releaseRefs(refs []outRef) []outRef {
+	if len(refs) == 0 {
+		return refs
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.releaseRefsLocked(refs)
+}
+
+// releaseRefsLocked drops the written refs, so that their buffers may be
+// reused, and returns refs[:0]. c.mu must be held.
+func (c *circuit) releaseRefsLocked(refs []outRef) []outRef {
+	for i := range refs {
+		refs[i].ev.refs--
+		refs[i] = outRef{}
+	}
+	return refs[:0]
+}
+
+// writeOut writes buf with the large values of refs spliced in at their
+// offsets (one writev). On failure it drops the circuit.
+func (c *circuit) writeOut(buf []byte, refs []outRef, iov *net.Buffers) error {
+	if len(refs) == 0 {
+		_, err := c.write(buf)
+		return err
+	}
+	v := (*iov)[:0]
+	prev := 0
+	for _, r := range refs {
+		if r.at > prev {
+			v = append(v, buf[prev:r.at])
+		}
+		v = append(v, r.ev.b)
+		prev = r.at
+	}
+	if prev < len(buf) {
+		v = append(v, buf[prev:])
+	}
+	*iov = v
+	bufs := v
+	err := c.writeBuffers(&bufs)
+	clear(v)
+	return err
 }
 
 // write writes buf under the write deadline and returns buf[:0]. On
@@ -296,12 +388,31 @@ func (c *circuit) write(buf []byte) ([]byte, error) {
 	if len(buf) == 0 {
 		return buf, nil
 	}
+	timeout := c.deadline()
+	n, err := c.conn.Write(buf)
+	return buf[:0], c.wrote(int64(n), err, timeout)
+}
+
+// writeBuffers writes bufs (consuming it) under the write deadline. On
+// failure it drops the circuit.
+func (c *circuit) writeBuffers(bufs *net.Buffers) error {
+	timeout := c.deadline()
+	n, err := bufs.WriteTo(c.conn)
+	return c.wrote(n, err, timeout)
+}
+
+// deadline sets the write deadline and returns the timeout it used.
+func (c *circuit) deadline() time.Duration {
 	timeout := c.srv.writeTimeout()
 	if c.srv.isClosing() {
 		timeout = min(timeout, shutdownFlush)
 	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(timeout))
-	n, err := c.conn.Write(buf)
+	return timeout
+}
+
+// wrote counts n bytes written and drops the circuit if err is not nil.
+func (c *circuit) wrote(n int64, err error, timeout time.Duration) error {
 	c.srv.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -309,7 +420,6 @@ func (c *circuit) write(buf []byte) ([]byte, error) {
 		} else {
 			c.fail(CloseWriteError, err.Error())
 		}
-		return buf[:0], err
 	}
-	return buf[:0], nil
+	return err
 }

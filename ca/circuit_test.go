@@ -2,6 +2,7 @@ package ca
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -327,8 +328,8 @@ func TestCircuitManyChannels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != n*32 || len(h.c.chans) != n {
-		t.Fatalf("%d bytes, %d channels", len(got), len(h.c.chans))
+	if len(got) != n*32 || h.c.nchans != n {
+		t.Fatalf("%d bytes, %d channels", len(got), h.c.nchans)
 	}
 	// sids must be distinct.
 	seen := make(map[uint32]bool, n)
@@ -341,19 +342,69 @@ func TestCircuitManyChannels(t *testing.T) {
 	}
 }
 
-func TestCircuitSIDWrap(t *testing.T) {
+// sids are dense per circuit: a cleared channel's sid is reused, a live
+// one never is, and an id past the table is unknown.
+func TestCircuitSIDReuse(t *testing.T) {
 	h := newHarness(t, Config{})
-	h.s.nextSID.Store(0xFFFFFFFF)
 	h.send(wire.AppendVersionTCP(nil, 0))
-	a := h.open("T:AI", 1)
-	b := h.open("T:AI", 2)
-	if a != 0xFFFFFFFF || b != 0 {
-		t.Fatalf("sids %#x %#x", a, b)
+	a, b, c := h.open("T:AI", 1), h.open("T:AI", 2), h.open("T:AI", 3)
+	if a != 0 || b != 1 || c != 2 {
+		t.Fatalf("sids %d %d %d", a, b, c)
 	}
-	// An id still in use is skipped.
-	h.s.nextSID.Store(0xFFFFFFFF)
-	if c := h.open("T:AI", 3); c != 1 {
-		t.Fatalf("sid %#x, want 1", c)
+	if _, err := h.send(wire.AppendClearChannel(nil, b, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.send(mkHdr(wire.CmdReadNotify, 0, 6, 1, b, 7)); err == nil {
+		t.Fatal("cleared sid still answers")
+	}
+	h = newHarness(t, Config{})
+	h.send(wire.AppendVersionTCP(nil, 0))
+	a, b, c = h.open("T:AI", 1), h.open("T:AI", 2), h.open("T:AI", 3)
+	h.send(wire.AppendClearChannel(nil, b, 2))
+	if d := h.open("T:WF", 4); d != b {
+		t.Fatalf("sid %d, want the freed %d", d, b)
+	}
+	if e := h.open("T:WF", 5); e == a || e == b || e == c {
+		t.Fatalf("sid %d is in use", e)
+	}
+	if h.c.nchans != 4 {
+		t.Fatalf("%d channels", h.c.nchans)
+	}
+	for _, sid := range []uint32{5, 0xFFFFFFFF, 1 << 31} {
+		if _, err := h.send(mkHdr(wire.CmdReadNotify, 0, 6, 1, sid, 7)); err == nil {
+			t.Fatalf("unknown sid %#x answers", sid)
+		}
+	}
+}
+
+// Subscription ids are the client's: the whole 32-bit space works, and
+// EVENT_CANCEL must name the channel the subscription belongs to.
+func TestCircuitSubscriptionIDs(t *testing.T) {
+	h := newHarness(t, Config{})
+	prelude(h)
+	ids := []uint32{0, 0xFFFFFFFF, 1 << 31, 12345}
+	for _, id := range ids {
+		out, err := h.send(wire.AppendEventAdd(nil, 6, 1, sidAI, id, 1))
+		if err != nil || len(out) != 16+8 || binary.BigEndian.Uint32(out[12:]) != id {
+			t.Fatalf("EVENT_ADD %#x: %x, %v", id, out, err)
+		}
+	}
+	if _, err := h.send(wire.AppendEventCancel(nil, 6, 1, sidWF, 0xFFFFFFFF)); err == nil {
+		t.Fatal("EVENT_CANCEL on the wrong channel accepted")
+	}
+	h = newHarness(t, Config{})
+	prelude(h)
+	for _, id := range ids {
+		h.send(wire.AppendEventAdd(nil, 6, 1, sidAI, id, 1))
+	}
+	for _, id := range ids {
+		out, err := h.send(wire.AppendEventCancel(nil, 6, 1, sidAI, id))
+		if err != nil || len(out) != 16 || binary.BigEndian.Uint32(out[12:]) != id {
+			t.Fatalf("EVENT_CANCEL %#x: %x, %v", id, out, err)
+		}
+	}
+	if len(h.c.subs) != 0 || len(h.c.chans[sidAI].subs) != 0 || h.pvs["T:AI"].nsubs() != 0 {
+		t.Fatal("subscriptions left")
 	}
 }
 

@@ -47,7 +47,6 @@ type Server struct {
 	closing atomic.Bool
 	tcpPort uint16 // set by Listen
 	udpPort uint16
-	nextSID atomic.Uint32
 	stats   serverStats
 }
 

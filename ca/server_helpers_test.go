@@ -207,8 +207,9 @@ func (h *harness) send(b []byte) ([]byte, error) {
 func (h *harness) take() []byte {
 	h.c.mu.Lock()
 	defer h.c.mu.Unlock()
-	out := h.c.out
-	h.c.out = nil
+	out := spliceRefs(h.c.out, h.c.refs)
+	h.c.releaseRefsLocked(h.c.refs)
+	h.c.out, h.c.refs, h.c.refBytes = nil, nil, 0
 	return out
 }
 
@@ -240,4 +241,20 @@ func (h *harness) open(name string, cid uint32) uint32 {
 		h.t.Fatalf("create %s: %x, %v", name, out, err)
 	}
 	return binary.BigEndian.Uint32(out[16+12:])
+}
+
+// spliceRefs returns out with the value bytes of refs inserted, as the
+// writer sends them.
+func spliceRefs(out []byte, refs []outRef) []byte {
+	if len(refs) == 0 {
+		return out
+	}
+	var b []byte
+	prev := 0
+	for _, r := range refs {
+		b = append(b, out[prev:r.at]...)
+		b = append(b, r.ev.b...)
+		prev = r.at
+	}
+	return append(b, out[prev:]...)
 }
