@@ -35,6 +35,7 @@ const (
 	numCloseReasons
 )
 
+//nolint:gochecknoglobals // read-only lookup table, never written
 var closeReasonNames = [numCloseReasons]string{"unknown", "client closed", "read error", "protocol error",
 	"write error", "write timeout", "output overflow", "server shutdown", "panic"}
 

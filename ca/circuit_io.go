@@ -56,7 +56,7 @@ func (c *circuit) run(ctx context.Context) {
 	cancel()
 	wg.Wait()
 	c.doneOnce.Do(func() { close(c.done) })
-	c.conn.Close()
+	_ = c.conn.Close()
 	c.teardown()
 	c.srv.removeCircuit(c)
 	c.logClose()
@@ -87,7 +87,7 @@ func (c *circuit) fail(reason CloseReason, detail string) {
 	c.setReasonLocked(&closeError{reason: reason, detail: detail})
 	c.mu.Unlock()
 	c.doneOnce.Do(func() { close(c.done) })
-	c.conn.Close()
+	_ = c.conn.Close()
 }
 
 // readLoop reads and handles requests until an error; the error tells why

@@ -308,13 +308,13 @@ func (s *Server) listenLocked() error {
 
 func (s *Server) closeSocketsLocked() {
 	for _, ln := range s.tcpLns {
-		ln.Close()
+		_ = ln.Close()
 	}
 	for _, u := range s.udp {
-		u.conn.Close()
+		_ = u.conn.Close()
 	}
 	if s.beacon != nil {
-		s.beacon.Close()
+		_ = s.beacon.Close()
 	}
 }
 
@@ -393,7 +393,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.circuits {
-			c.conn.Close()
+			_ = c.conn.Close()
 		}
 		s.mu.Unlock()
 		return ctx.Err()
@@ -449,7 +449,7 @@ func (s *Server) acceptLoop(ctx context.Context, ln *net.TCPListener) {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			conn.Close()
+			_ = conn.Close()
 			return
 		}
 		s.circuits[c] = struct{}{}

@@ -112,7 +112,10 @@ func (s *server) waitReady(ctx context.Context) error {
 	}
 	select {
 	case <-s.exited:
-		return fmt.Errorf("caload: server exited before answering (%v); its output:\n%s", s.err, s.output)
+		if s.err == nil {
+			return fmt.Errorf("caload: server exited before answering (exit status 0); its output:\n%s", s.output)
+		}
+		return fmt.Errorf("caload: server exited before answering (%w); its output:\n%s", s.err, s.output)
 	default:
 	}
 	if err != nil {

@@ -144,7 +144,7 @@ func freeUDPPort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 

@@ -321,7 +321,7 @@ func (ci *circuit) readLoop(conn net.Conn) error {
 					ci.flushBatch()
 					return fmt.Errorf("client: from %v: %w", ci.addr, err)
 				}
-				if we.Reason != wire.ErrTooLarge {
+				if !errors.Is(we.Reason, wire.ErrTooLarge) {
 					ci.flushBatch()
 					return fmt.Errorf("client: from %v: %w", ci.addr, err)
 				}

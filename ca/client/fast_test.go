@@ -296,8 +296,10 @@ func TestPooledOpsConcurrent(t *testing.T) {
 					fail(err)
 				}
 				var err error
-				if dst, _, err = chs[i].GetDoubles(ctx, dbr.Double, 1, dst); err != nil || !slices.Equal(dst, []float64{float64(i)}) {
-					fail(fmt.Errorf("GetDoubles %d: %v %v", i, dst, err))
+				if dst, _, err = chs[i].GetDoubles(ctx, dbr.Double, 1, dst); err != nil {
+					fail(fmt.Errorf("GetDoubles %d: %w", i, err))
+				} else if !slices.Equal(dst, []float64{float64(i)}) {
+					fail(fmt.Errorf("GetDoubles %d: got %v", i, dst))
 				}
 			}
 		})

@@ -441,7 +441,7 @@ func TestRoundTripArrays(t *testing.T) {
 	vals := []dbr.Value{
 		dbr.Strings{"", "a", strings.Repeat("z", 39)},
 		dbr.Shorts{math.MinInt16, -1, 0, math.MaxInt16},
-		dbr.Floats{float32(math.NaN()), float32(math.Inf(-1)), -0.0, 1e-45, math.MaxFloat32},
+		dbr.Floats{float32(math.NaN()), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 1e-45, math.MaxFloat32},
 		dbr.Enums{0, 1, math.MaxUint16},
 		dbr.Chars{0, 1, 127, 128, 255},
 		dbr.Longs{math.MinInt32, -1, 0, math.MaxInt32},

@@ -21,6 +21,8 @@ type grLayout struct {
 }
 
 // grLayouts is indexed by base type; String and Enum have no limits.
+//
+//nolint:gochecknoglobals // read-only lookup table, never written
 var grLayouts = [...]grLayout{
 	Short:  {units: 4, limits: 12, lsize: 2},
 	Float:  {prec: 4, units: 8, limits: 16, lsize: 4},

@@ -8,6 +8,8 @@ import (
 )
 
 // pow10i32 holds 10^0 .. 10^8 for the fixed-point formatter.
+//
+//nolint:gochecknoglobals // read-only lookup table, never written
 var pow10i32 = [...]int32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000}
 
 // FormatFloat formats v with precision prec the way an IOC converts a

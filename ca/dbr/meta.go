@@ -16,6 +16,7 @@ const (
 	SeverityInvalid                 // INVALID
 )
 
+//nolint:gochecknoglobals // read-only lookup table, never written
 var severityNames = [...]string{"NO_ALARM", "MINOR", "MAJOR", "INVALID"}
 
 // String returns the EPICS name of s ("NO_ALARM", "MINOR", "MAJOR", "INVALID").
@@ -58,6 +59,7 @@ const (
 	StatusWriteAccess               // WRITE_ACCESS
 )
 
+//nolint:gochecknoglobals // read-only lookup table, never written
 var statusNames = [...]string{"NO_ALARM", "READ", "WRITE", "HIHI", "HIGH", "LOLO", "LOW", "STATE", "COS", "COMM",
 	"TIMEOUT", "HWLIMIT", "CALC", "SCAN", "LINK", "SOFT", "BAD_SUB", "UDF", "DISABLE", "SIMM", "READ_ACCESS", "WRITE_ACCESS"}
 

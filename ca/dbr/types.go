@@ -71,6 +71,7 @@ const (
 	FamilySpecial               // PUT_ACKT, PUT_ACKS, STSACK_STRING, CLASS_NAME
 )
 
+//nolint:gochecknoglobals // read-only lookup table, never written
 var familyNames = [...]string{"plain", "STS", "TIME", "GR", "CTRL", "special"}
 
 // String returns the family's name as used in DBR type names.
@@ -81,6 +82,7 @@ func (f Family) String() string {
 	return fmt.Sprintf("Family(%d)", uint8(f))
 }
 
+//nolint:gochecknoglobals // read-only lookup table, never written
 var typeNames = [...]string{
 	"DBR_STRING", "DBR_SHORT", "DBR_FLOAT", "DBR_ENUM", "DBR_CHAR", "DBR_LONG", "DBR_DOUBLE",
 	"DBR_STS_STRING", "DBR_STS_SHORT", "DBR_STS_FLOAT", "DBR_STS_ENUM", "DBR_STS_CHAR", "DBR_STS_LONG", "DBR_STS_DOUBLE",
@@ -162,6 +164,8 @@ func (t Type) Base() Type {
 func (t Type) WithFamily(f Family) Type { return Type(f)*7 + t.Base()%7 }
 
 // Wire sizes from db_access.h, indexed by type code.
+//
+//nolint:gochecknoglobals // read-only lookup tables, never written
 var (
 	structSize  = [...]uint16{40, 2, 4, 2, 1, 4, 8, 44, 6, 8, 6, 6, 8, 16, 52, 16, 16, 16, 16, 16, 24, 44, 26, 44, 424, 20, 40, 72, 44, 30, 52, 424, 22, 48, 88, 2, 2, 48, 40}
 	valueSize   = [...]uint16{40, 2, 4, 2, 1, 4, 8, 40, 2, 4, 2, 1, 4, 8, 40, 2, 4, 2, 1, 4, 8, 40, 2, 4, 2, 1, 4, 8, 40, 2, 4, 2, 1, 4, 8, 2, 2, 40, 40}

@@ -17,6 +17,7 @@ const (
 	MaxErrorPayload = 512
 )
 
+//nolint:gochecknoglobals // read-only lookup table, never written
 var commandNames = [...]string{
 	"VERSION", "EVENT_ADD", "EVENT_CANCEL", "READ", "WRITE", "SNAPSHOT", "SEARCH", "BUILD",
 	"EVENTS_OFF", "EVENTS_ON", "READ_SYNC", "ERROR", "CLEAR_CHANNEL", "RSRV_IS_UP", "NOT_FOUND",

@@ -26,7 +26,7 @@ func decodeAll(b []byte, maxPayload uint32) []event {
 			b = b[n:]
 		case errors.As(err, &we):
 			out = append(out, event{h: we.Header, reason: we.Reason})
-			if we.Reason != ErrTooLarge || we.Len > int64(len(b)) {
+			if !errors.Is(we.Reason, ErrTooLarge) || we.Len > int64(len(b)) {
 				return out
 			}
 			b = b[we.Len:]
@@ -65,7 +65,7 @@ func (d *streamDecoder) feed(t *testing.T, chunk []byte) {
 			continue
 		case errors.As(err, &we):
 			d.events = append(d.events, event{h: we.Header, reason: we.Reason})
-			if we.Reason != ErrTooLarge {
+			if !errors.Is(we.Reason, ErrTooLarge) {
 				d.done = true
 				return
 			}
