@@ -43,14 +43,10 @@ run: build ## Build and serve the demo IOC (PVs demo:*; pass flags with RUNARGS=
 peers: ## Install the interop peers (pyepics, socat) with apt-get, or print the command.
 	scripts/peers.sh
 
-bench: ## Run the Go benchmarks of the hot paths, then the load tool against `cabridge bench-server`.
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	# Load tool (bench/caload): starts $(BIN) bench-server on loopback itself.
-	@if [ -d bench/caload ]; then \
-		$(MAKE) build && $(GO) run ./bench/caload -server $(BIN) -n $(BENCH_N); \
-	else \
-		echo "bench/caload does not exist yet: skipping the load test against 'cabridge bench-server'"; \
-	fi
+bench: build ## Run the Go benchmarks of the hot paths, then both load tools (Go client, libca) against `cabridge bench-server`.
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./ca/...
+	$(GO) run ./bench/caload -server $(BIN) -n $(BENCH_N)
+	scripts/libcaload.sh -n $(BENCH_N)
 
 fuzz: ## Fuzz every Fuzz* target for FUZZTIME each (default 60s).
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh long

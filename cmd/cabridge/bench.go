@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cabridge/cabridge/ca"
-	"github.com/cabridge/cabridge/ca/dbr"
 )
 
 // Layout of the softIoc benchmark database.
@@ -47,8 +46,8 @@ func newBench(n int) *benchIOC {
 	return b
 }
 
-// run increments every counter by 1 at 10 Hz, all with the same fresh
-// timestamp taken when they are updated, until ctx is done. A tick that overruns is skipped by the
+// run increments every counter by 1 at 10 Hz, each stamped when it is
+// updated, until ctx is done. A tick that overruns is skipped by the
 // ticker, not queued.
 func (b *benchIOC) run(ctx context.Context) {
 	tick := time.NewTicker(benchCounterPeriod)
@@ -60,13 +59,13 @@ func (b *benchIOC) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			// Stamp when the records are processed, as softIoc does, not
-			// when the ticker fired: the goroutine may run later.
+			// Each counter is stamped when it is updated (the zero Stamp
+			// means now), as softIoc stamps each record when it processes
+			// it, not when the ticker fired.
 			n++
 			vals[0] = n
-			ts := dbr.NewTimestamp(time.Now())
 			for _, c := range b.counters {
-				_ = c.Post(ca.Post[float64]{Values: vals, Stamp: ts})
+				_ = c.Post(ca.Post[float64]{Values: vals})
 			}
 		}
 	}
