@@ -1,8 +1,10 @@
 package ca
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -84,7 +86,8 @@ const (
 //
 // As in EPICS, a variable set to the empty string counts as unset, and a
 // boolean is true only for "YES" in any letter case. List entries are
-// separated by white space; host names are not resolved. An unparsable
+// separated by white space; host names are resolved to their first IPv4
+// address. An unparsable
 // value is an error naming the variable and the value; all such errors are
 // joined.
 func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
@@ -186,16 +189,39 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 // isYes is the EPICS boolean rule: "YES" in any case.
 func isYes(v string) bool { return strings.EqualFold(strings.TrimSpace(v), "YES") }
 
-// parseAddrList parses white-space separated IPv4 address[:port] entries.
+// resolveIPv4 returns host as an IPv4 address: a literal, or the first
+// IPv4 address a name resolves to, as EPICS resolves host names in its
+// address lists. The lookup is bounded by resolveTimeout.
+func resolveIPv4(host string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !a.Is4() {
+			return netip.Addr{}, fmt.Errorf("%q is not an IPv4 address", host)
+		}
+		return a, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("%q is neither an IPv4 address nor a host name that resolves to one", host)
+	}
+	return addrs[0].Unmap(), nil
+}
+
+// resolveTimeout bounds the host name lookups of ConfigFromEnv.
+const resolveTimeout = 5 * time.Second
+
+// parseAddrList parses white-space separated IPv4 address[:port] entries;
+// host names are resolved.
 // Entries without a port get dfltPort.
 func parseAddrList(s string, dfltPort uint16) ([]netip.AddrPort, error) {
 	var out []netip.AddrPort
 	var errs []error
 	for _, f := range strings.Fields(s) {
 		host, portStr, hasPort := strings.Cut(f, ":")
-		a, err := netip.ParseAddr(host)
-		if err != nil || !a.Is4() {
-			errs = append(errs, fmt.Errorf("%q is not an IPv4 address", host))
+		a, err := resolveIPv4(host)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		p := dfltPort
