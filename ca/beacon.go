@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/cabridge/cabridge/ca/internal/netif"
 	"github.com/cabridge/cabridge/ca/internal/wire"
 )
 
@@ -91,48 +92,8 @@ func (s *Server) beaconDests() []netip.AddrPort {
 		add(ap)
 	}
 	if s.Config.AutoBeaconAddrs {
-		for _, b := range broadcastAddrs(s.Config.Interfaces) {
+		for _, b := range netif.Broadcasts(s.Config.Interfaces) {
 			add(netip.AddrPortFrom(b, port))
-		}
-	}
-	return out
-}
-
-// broadcastAddrs returns the IPv4 broadcast address of every up,
-// broadcast-capable interface address, limited to the interfaces holding
-// one of only when only is not empty.
-func broadcastAddrs(only []netip.Addr) []netip.Addr {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagBroadcast == 0 {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
-			}
-			ip4 := ipn.IP.To4()
-			if ip4 == nil || len(ipn.Mask) != net.IPv4len {
-				continue
-			}
-			local, _ := netip.AddrFromSlice(ip4)
-			if len(only) > 0 && !containsAddr(only, local) {
-				continue
-			}
-			var b [4]byte
-			for i := range b {
-				b[i] = ip4[i] | ^ipn.Mask[i]
-			}
-			out = append(out, netip.AddrFrom4(b))
 		}
 	}
 	return out
@@ -140,18 +101,10 @@ func broadcastAddrs(only []netip.Addr) []netip.Addr {
 
 // broadcastOf returns the broadcast address of the interface holding a.
 func broadcastOf(a netip.Addr) (netip.Addr, bool) {
-	bs := broadcastAddrs([]netip.Addr{a})
+	bs := netif.Broadcasts([]netip.Addr{a})
 	if len(bs) == 0 {
 		return netip.Addr{}, false
 	}
 	return bs[0], true
 }
 
-func containsAddr(list []netip.Addr, a netip.Addr) bool {
-	for _, x := range list {
-		if x.Unmap() == a.Unmap() {
-			return true
-		}
-	}
-	return false
-}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cabridge/cabridge/ca/internal/netif"
 	"github.com/cabridge/cabridge/ca/internal/wire"
 )
 
@@ -146,36 +147,11 @@ func resolveList(list []string, port int, what string) ([]netip.AddrPort, error)
 }
 
 // broadcastAddrs returns the broadcast address of every up IPv4 interface
-// that has one.
+// that has one, with port.
 func broadcastAddrs(port int) []netip.AddrPort {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
 	var out []netip.AddrPort
-	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagBroadcast == 0 {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
-				continue
-			}
-			ip4 := ipn.IP.To4()
-			if ip4 == nil || len(ipn.Mask) != 4 {
-				continue
-			}
-			var b [4]byte
-			for i := range b {
-				b[i] = ip4[i] | ^ipn.Mask[i]
-			}
-			out = append(out, netip.AddrPortFrom(netip.AddrFrom4(b), uint16(port)))
-		}
+	for _, b := range netif.Broadcasts(nil) {
+		out = append(out, netip.AddrPortFrom(b, uint16(port)))
 	}
 	return out
 }
