@@ -107,4 +107,3 @@ func broadcastOf(a netip.Addr) (netip.Addr, bool) {
 	}
 	return bs[0], true
 }
-
