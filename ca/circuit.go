@@ -554,7 +554,7 @@ func (c *circuit) readRequest(m *wire.Message) error {
 	if !dbr.Type(m.DataType).Valid() {
 		return protoErr("%v: invalid DBR type %d", m.Command, m.DataType)
 	}
-	if ch.pending > 0 {
+	if _, ok := ch.pv.(Reader); ok || ch.pending > 0 {
 		k := opReadNotify
 		if m.Command == wire.CmdRead {
 			k = opRead
@@ -563,20 +563,45 @@ func (c *circuit) readRequest(m *wire.Message) error {
 		return nil
 	}
 	if m.Command == wire.CmdRead {
-		c.read(ch, m.Header, m.Extended)
+		c.read(ch, m.Header, m.Extended, nil, eca.Normal)
 	} else {
-		c.readNotify(ch, m.Header)
+		c.readNotify(ch, m.Header, nil, eca.Normal)
 	}
 	return nil
 }
 
+// callRead calls the Read method of a channel's Reader PV, recovering a
+// panic. It returns the snapshot, or nil and the failure status. It must
+// be called without c.mu held.
+func (c *circuit) callRead(ctx context.Context, ch *channel, r Reader) (snap *Snapshot, status eca.Code) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.logger().Error("ca: panic in PV read", "pv", ch.name, "client", c.remote,
+				"panic", p, "stack", string(debug.Stack()))
+			snap, status = nil, eca.GetFail
+		}
+	}()
+	s, err := r.Read(ctx)
+	if err != nil || s == nil {
+		return nil, eca.Of(err, eca.GetFail)
+	}
+	return s, eca.Normal
+}
+
 // readNotify answers READ_NOTIFY: status in p1, zeroed data on failure.
-func (c *circuit) readNotify(ch *channel, h wire.Header) {
+// snap is the state to send (nil: the PV's Snapshot); a status other than
+// Normal fails the read with it.
+func (c *circuit) readNotify(ch *channel, h wire.Header, snap *Snapshot, status eca.Code) {
 	t := dbr.Type(h.DataType)
-	snap := ch.pv.Snapshot()
+	if snap == nil {
+		snap = ch.pv.Snapshot()
+	}
 	n := elemCount(h.DataCount, ch.nativeCount, snap.Value.Len(), c.minor)
 	if ch.access&AccessRead == 0 {
-		c.out = appendFailed(c.out, wire.CmdReadNotify, t, n, eca.NoRdAccess, h.Param2)
+		status = eca.NoRdAccess
+	}
+	if status != eca.Normal {
+		c.out = appendFailed(c.out, wire.CmdReadNotify, t, n, status, h.Param2)
 		return
 	}
 	if n*t.ValueSize() >= zeroCopyMin && c.appendValueRef(t, n, h.Param2, snap) {
@@ -592,14 +617,20 @@ func (c *circuit) readNotify(ch *channel, h wire.Header) {
 }
 
 // read answers the deprecated READ: p1 = cid, failures as ERROR, a scalar
-// DBR_STRING shortened to its length.
-func (c *circuit) read(ch *channel, h wire.Header, ext bool) {
+// DBR_STRING shortened to its length. snap and status are as for
+// readNotify.
+func (c *circuit) read(ch *channel, h wire.Header, ext bool, snap *Snapshot, status eca.Code) {
 	t := dbr.Type(h.DataType)
 	if ch.access&AccessRead == 0 {
-		c.appendErr(h, ext, ch.cid, eca.NoRdAccess, ch.name)
+		status = eca.NoRdAccess
+	}
+	if status != eca.Normal {
+		c.appendErr(h, ext, ch.cid, status, ch.name)
 		return
 	}
-	snap := ch.pv.Snapshot()
+	if snap == nil {
+		snap = ch.pv.Snapshot()
+	}
 	n := elemCount(h.DataCount, ch.nativeCount, snap.Value.Len(), c.minor)
 	start := len(c.out)
 	out, err := c.appendValue(c.out, wire.CmdRead, t, n, ch.cid, h.Param2, snap, c.minor)
@@ -692,11 +723,18 @@ func (c *circuit) runOps(ctx context.Context) {
 			return
 		}
 		if o.kind != opPut {
+			var snap *Snapshot
+			status := eca.Normal
+			if r, ok := o.ch.pv.(Reader); ok && o.kind != opClear && o.ch.access&AccessRead != 0 {
+				c.mu.Unlock()
+				snap, status = c.callRead(ctx, o.ch, r)
+				c.mu.Lock()
+			}
 			switch o.kind {
 			case opRead:
-				c.read(o.ch, o.h, o.ext)
+				c.read(o.ch, o.h, o.ext, snap, status)
 			case opReadNotify:
-				c.readNotify(o.ch, o.h)
+				c.readNotify(o.ch, o.h, snap, status)
 			case opClear:
 				c.clearChannel(o.ch, o.h)
 			}

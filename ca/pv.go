@@ -69,3 +69,17 @@ var (
 	// string or array too long (ECA_PUTFAIL). Wrap it with the details.
 	ErrInvalid = errors.New("ca: invalid value")
 )
+
+// Reader is an optional interface of a PV whose value is computed when a
+// client reads it (caproto's getter). For each READ_NOTIFY and READ on a
+// channel of a Reader, the server calls Read instead of Snapshot, on the
+// circuit's put worker and without holding any circuit lock, so a slow
+// Read delays only that client, and reads and puts on one channel are
+// answered in the order they arrived. ctx is cancelled when the circuit
+// closes. A Read error gives the client the status eca.Of maps it to
+// (ECA_GETFAIL by default); a panic in Read is recovered, logged and
+// answered with ECA_GETFAIL. Monitors and the initial update of a new
+// subscription still use Snapshot.
+type Reader interface {
+	Read(ctx context.Context) (*Snapshot, error)
+}

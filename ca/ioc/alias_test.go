@@ -1,0 +1,5 @@
+package ioc_test
+
+import "context"
+
+type ctxT = context.Context

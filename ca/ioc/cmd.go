@@ -1,0 +1,172 @@
+package ioc
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/macro"
+)
+
+// Flags are the command-line options every Go IOC shares (caproto's
+// ioc_arg_parser and template_arg_parser). Register them on a FlagSet
+// with NewFlags, parse, then build the groups with Prefix and Macros and
+// call Run with Config.
+type Flags struct {
+	// Prefix is the PV name prefix (--prefix).
+	Prefix string
+	// ListPVs prints the PV names and exits (--list-pvs).
+	ListPVs bool
+	// Interfaces are the addresses to serve on, separated by spaces or
+	// commas (--interfaces, default EPICS_CAS_INTF_ADDR_LIST).
+	Interfaces string
+	// Macros are "a=1,b=2" macro definitions (--macro).
+	Macros string
+	// Verbose and Quiet select the log level: debug with -v, warnings
+	// and errors only with -q, info otherwise.
+	Verbose, Quiet bool
+}
+
+// NewFlags registers the IOC flags on fs with the given default prefix
+// and macro definitions, and returns where they are stored.
+func NewFlags(fs *flag.FlagSet, prefix, macros string) *Flags {
+	f := &Flags{}
+	fs.StringVar(&f.Prefix, "prefix", prefix, "PV name prefix")
+	fs.BoolVar(&f.ListPVs, "list-pvs", false, "print the PV names and exit")
+	fs.StringVar(&f.Interfaces, "interfaces", "", "addresses to serve on (default EPICS_CAS_INTF_ADDR_LIST or all)")
+	fs.StringVar(&f.Macros, "macro", macros, `macro definitions, as "a=1,b=2"`)
+	fs.BoolVar(&f.Verbose, "v", false, "verbose: log debug messages")
+	fs.BoolVar(&f.Quiet, "q", false, "quiet: log only warnings and errors")
+	return f
+}
+
+// MacroSet returns the parsed --macro definitions, with P set to the
+// prefix unless --macro defines it.
+func (f *Flags) MacroSet() (macro.Set, error) {
+	m, err := macro.Parse(f.Macros)
+	if err != nil {
+		return nil, fmt.Errorf("ioc: --macro %q: %w", f.Macros, err)
+	}
+	if _, ok := m["P"]; !ok {
+		m = m.With(macro.Set{"P": f.Prefix})
+	}
+	return m, nil
+}
+
+// Level returns the log level the flags select.
+func (f *Flags) Level() slog.Level {
+	switch {
+	case f.Verbose:
+		return slog.LevelDebug
+	case f.Quiet:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+// Config returns the Run configuration: the server settings from the
+// EPICS_CAS_* variables that lookup returns (os.LookupEnv in a main) with
+// --interfaces applied, a text logger on logw at the selected level, and
+// the PV listing on out if --list-pvs was given.
+func (f *Flags) Config(lookup func(string) (string, bool), out, logw io.Writer) (Config, error) {
+	sc, err := ca.ConfigFromEnv(lookup)
+	if err != nil {
+		return Config{}, err
+	}
+	if f.Interfaces != "" {
+		sc.Interfaces = nil
+		for _, s := range strings.FieldsFunc(f.Interfaces, func(r rune) bool { return r == ',' || r == ' ' }) {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return Config{}, fmt.Errorf("ioc: --interfaces: %w", err)
+			}
+			sc.Interfaces = append(sc.Interfaces, a)
+		}
+	}
+	c := Config{Server: sc, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: f.Level()}))}
+	if f.ListPVs {
+		c.ListPVs = out
+	}
+	return c, nil
+}
+
+// Config configures Run.
+type Config struct {
+	// Server configures the CA server.
+	Server ca.Config
+	// Logger receives the server's and the IOC's log; nil discards it.
+	Logger *slog.Logger
+	// ListPVs, if not nil, makes Run print the PV names to it, one per
+	// line, and return without serving.
+	ListPVs io.Writer
+	// Listening, if not nil, is called with the server once it listens,
+	// before the startup hooks run (tests use it to learn the ports).
+	Listening func(s *ca.Server)
+	// ShutdownTimeout bounds the shutdown (closing circuits, shutdown
+	// hooks); 0 means 10 s.
+	ShutdownTimeout time.Duration
+}
+
+// Run serves the PVs of groups until ctx is done (a main passes a
+// signal.NotifyContext for SIGINT and SIGTERM), then shuts down cleanly:
+// the clients' circuits are closed (they see the disconnect), the startup
+// hooks and scan tasks are stopped, and the shutdown hooks run. It returns
+// the groups' construction errors without serving, and nil after a clean
+// shutdown.
+func Run(ctx context.Context, cfg Config, groups ...*Group) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := checkGroups(groups); err != nil {
+		return err
+	}
+	var m ca.Map
+	var names []string
+	for _, g := range groups {
+		if err := g.AddTo(&m); err != nil {
+			return err
+		}
+		names = append(names, g.Names()...)
+	}
+	if cfg.ListPVs != nil {
+		for _, n := range names {
+			if _, err := fmt.Fprintln(cfg.ListPVs, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	srv := &ca.Server{Directory: &m, Config: cfg.Server, Logger: log}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if cfg.Listening != nil {
+		cfg.Listening(srv)
+	}
+	log.Info("ioc: serving", "pvs", len(names), "tcp", srv.TCPAddr().String())
+	r, err := Start(ctx, log, groups...)
+	if err != nil {
+		return err
+	}
+	serr := srv.Serve(ctx)
+	timeout := cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	herr := r.Stop(sctx)
+	if errors.Is(serr, ca.ErrServerClosed) {
+		serr = nil
+	}
+	log.Info("ioc: stopped")
+	return errors.Join(serr, herr)
+}

@@ -1,0 +1,154 @@
+package ioc_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cabridge/cabridge/ca/catest"
+	"github.com/cabridge/cabridge/ca/ioc"
+)
+
+// The interop tests drive the IOC with libca through pyepics, gated as in
+// ca/interop: they skip when pyepics is missing, and fail if CI=true.
+
+const python = "/usr/bin/python3"
+
+var pyepicsOK = sync.OnceValues(func() (bool, string) {
+	out, err := exec.Command(python, "-c", "import epics, epics.ca; epics.ca.initialize_libca()").CombinedOutput()
+	if err != nil {
+		return false, fmt.Sprintf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return true, ""
+})
+
+func requirePeer(t *testing.T) {
+	t.Helper()
+	if ok, why := pyepicsOK(); !ok {
+		msg := fmt.Sprintf("%s cannot import epics (%s); install with: sudo make peers (apt-get install python3-pyepics)", python, why)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// pyCmd returns the command running testdata/script with args against srv.
+func pyCmd(ctx context.Context, srv *catest.Server, script string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", script)}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "EPICS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, srv.NameServerEnv()...)
+	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
+	return cmd
+}
+
+// caget reads names with pyepics in a new process.
+func caget(t *testing.T, srv *catest.Server, names ...string) []any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := pyCmd(ctx, srv, "caget.py", names...).Output()
+	if err != nil {
+		t.Fatalf("caget.py: %v", err)
+	}
+	var res struct{ Values []any }
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("caget.py printed %q: %v", out, err)
+	}
+	return res.Values
+}
+
+func TestInteropSlowPut(t *testing.T) {
+	requirePeer(t)
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	g := ioc.NewGroup("IOP:", nil)
+	ioc.DeclarePair(g, "MOVE", ioc.Double, ioc.Spec[float64]{Value: 1, Put: func(ctx context.Context, _ *ioc.PV[float64], v float64) (float64, error) {
+		entered <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return v, nil
+	}}, ioc.Follow)
+	srv := serve(t, g)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := pyCmd(ctx, srv, "caput_wait.py", "IOP:MOVE", "7")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("put hook not called")
+	}
+	held := time.Now()
+	// Another libca client reads at once while the put is in progress.
+	if got := caget(t, srv, "IOP:MOVE", "IOP:MOVE_RBV"); fmt.Sprint(got) != "[1 1]" {
+		t.Errorf("values during the put: %v", got)
+	}
+	heldFor := time.Since(held)
+	close(release)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) != 2 {
+		t.Fatalf("caput_wait.py printed %q", lines)
+	}
+	var res struct {
+		Ret     int
+		Elapsed float64
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Ret != 1 || res.Elapsed < heldFor.Seconds() {
+		t.Errorf("put returned %d after %.3f s; the hook was held %.3f s", res.Ret, res.Elapsed, heldFor.Seconds())
+	}
+	if got := caget(t, srv, "IOP:MOVE", "IOP:MOVE_RBV"); fmt.Sprint(got) != "[7 7]" {
+		t.Errorf("values after the put: %v", got)
+	}
+}
+
+func TestInteropGetHookAndScan(t *testing.T) {
+	requirePeer(t)
+	var n atomic.Int32
+	g := ioc.NewGroup("IOG:", nil)
+	ioc.Long(g, "COUNT", ioc.Spec[int32]{ReadOnly: true, Get: func(context.Context, *ioc.PV[int32]) (int32, error) {
+		return n.Add(1), nil
+	}})
+	ticks := ioc.Long(g, "TICKS", ioc.Spec[int32]{ReadOnly: true, Scan: ioc.Scan[int32]{
+		ScanOptions: ioc.ScanOptions{Period: 10 * time.Millisecond},
+		Func:        func(_ context.Context, pv *ioc.PV[int32]) error { return pv.Set(pv.Value() + 1) },
+	}})
+	srv := serve(t, g)
+	got := caget(t, srv, "IOG:COUNT", "IOG:COUNT", "IOG:TICKS")
+	if len(got) != 3 || got[0] != float64(1) || got[1] != float64(2) {
+		t.Errorf("get hook reads: %v", got)
+	}
+	if v, ok := got[2].(float64); !ok || v < 1 || int32(v) > ticks.Value() {
+		t.Errorf("scanned value %v (now %d)", got[2], ticks.Value())
+	}
+}
