@@ -143,6 +143,7 @@ type dataCore struct {
 
 	// The fields below are guarded by mu.
 	subs       []*subEntry // copy-on-write: replaced, never modified in place
+	proc       Processor   // computes value and alarm of each update; nil: none
 	mdel, adel float64     // value and archive deadbands
 	mlst, alst float64     // last value that raised DBE_VALUE / DBE_LOG (numeric scalars)
 
@@ -247,6 +248,116 @@ type dataChange struct {
 	props *dbr.Properties // nil keeps the properties
 	touch bool            // set the timestamp (value and alarm updates)
 	mask  dbr.EventMask   // extra events to raise
+	cause ProcessCause    // what made the update, for the Processor
+	proc  bool            // run the Processor even without value or alarm (Reprocess)
+}
+
+// ProcessCause says what made a container publish an update, as a
+// Processor sees it.
+type ProcessCause uint8
+
+// The causes of an update.
+const (
+	// CauseDriver is an update from the program: Set, SetArray, Post or
+	// SetAlarm.
+	CauseDriver ProcessCause = iota
+	// CausePut is a CA put (PV.Put).
+	CausePut
+	// CauseReprocess is a call of Reprocess.
+	CauseReprocess
+)
+
+// String returns "driver", "put" or "reprocess".
+func (c ProcessCause) String() string {
+	switch c {
+	case CauseDriver:
+		return "driver"
+	case CausePut:
+		return "put"
+	case CauseReprocess:
+		return "reprocess"
+	}
+	return fmt.Sprintf("ProcessCause(%d)", uint8(c))
+}
+
+// Processing is the update a Processor is asked about: the value and the
+// alarm the container is about to publish.
+type Processing struct {
+	// Value is the value about to be published, already converted to the
+	// container's native type: the new value, or the current one when the
+	// update carries none (SetAlarm, Post without Values, Reprocess). The
+	// Processor may replace it with another value of the same native type
+	// and an element count the container accepts (1 for a scalar, at most
+	// MaxLength); the replacement is ignored when the update carries no
+	// value, except for Reprocess. It must not modify the elements in place.
+	Value dbr.Value
+	// Alarm is the alarm the update carries (AlarmSet) or else the current
+	// alarm. The Processor sets the alarm to publish.
+	Alarm dbr.Alarm
+	// AlarmSet reports whether the update carries an alarm (SetAlarm, or
+	// Post with an Alarm).
+	AlarmSet bool
+	// Cause says what made the update.
+	Cause ProcessCause
+}
+
+// Processor computes, inside a container's write lock, the value and alarm
+// an update publishes, as record processing does in an IOC (e.g. limit
+// alarms and drive limits; see package record). It runs for every value
+// or alarm update and for Reprocess, never for metadata changes or alarm
+// acknowledgements, and its result is published atomically with the
+// value. It must be fast, must not block and must not call any method of
+// the container (reads of other state under its own locks are fine).
+type Processor func(p *Processing)
+
+// SetProcessor installs f to run on every later value and alarm update;
+// nil removes it. Without a Processor a container publishes values and
+// alarms as given.
+func (b *dataCore) SetProcessor(f Processor) {
+	b.mu.Lock()
+	b.proc = f
+	b.mu.Unlock()
+}
+
+// Reprocess republishes the current value with the timestamp set to now,
+// after running the Processor (see SetProcessor), as an IOC record does
+// when it is processed without a new value (a put to PROC, a changed alarm
+// limit). Events are raised as for any update: an unchanged value raises
+// DBE_VALUE only with a negative deadband, a changed alarm DBE_ALARM.
+func (b *dataCore) Reprocess() {
+	b.commit(dataChange{touch: true, proc: true, cause: CauseReprocess})
+}
+
+// Deadbands returns the value (MDEL) and archive (ADEL) deadbands.
+func (b *dataCore) Deadbands() (value, archive float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mdel, b.adel
+}
+
+// SetClassName changes the record type name that DBR_CLASS_NAME reports,
+// raising DBE_PROPERTY if it differs from the current one.
+func (b *dataCore) SetClassName(name string) {
+	_ = b.setProps(func(p *dbr.Properties) error { p.ClassName = name; return nil })
+}
+
+// process runs the Processor on c. b.mu must be held.
+func (b *dataCore) process(old *Snapshot, c *dataChange) {
+	if b.proc == nil || (c.value == nil && c.alarm == nil && !c.proc) {
+		return
+	}
+	p := Processing{Value: c.value, Alarm: old.Meta.Alarm, Cause: c.cause}
+	if p.Value == nil {
+		p.Value = old.Value
+	}
+	if c.alarm != nil {
+		p.Alarm, p.AlarmSet = *c.alarm, true
+	}
+	b.proc(&p)
+	if c.value != nil || c.proc {
+		c.value = p.Value
+	}
+	c.alarm = &p.Alarm
 }
 
 // commitLocked publishes the snapshot s filled from the current one and c,
@@ -255,6 +366,7 @@ type dataChange struct {
 func (b *dataCore) commitLocked(s *Snapshot, c dataChange) {
 	old := b.snap.Load()
 	*s = *old
+	b.process(old, &c)
 	mask := c.mask
 	if c.value != nil {
 		mask |= b.valueEvents(old.Value, c.value)
@@ -461,7 +573,7 @@ func (b *dataCore) Put(ctx context.Context, v dbr.Value) error {
 	if err != nil {
 		return err
 	}
-	b.commitLocked(s, dataChange{value: nv, touch: true})
+	b.commitLocked(s, dataChange{value: nv, touch: true, cause: CausePut})
 	return nil
 }
 

@@ -24,7 +24,9 @@ import (
 //	Alarm() dbr.Alarm
 //	SetAlarm(dbr.Alarm)
 //	SetUnits(string); SetPrecision(int16); SetLimits(dbr.Limits)
-//	SetDeadbands(value, archive float64)
+//	SetDeadbands(value, archive float64); Deadbands() (value, archive float64)
+//	SetClassName(string)
+//	SetProcessor(Processor); Reprocess()  // record processing hooks
 //	AckT(bool); AckS(dbr.Severity)    // Acknowledger
 //
 // Double, Float, Long, Short, Byte and Enum also have the value methods

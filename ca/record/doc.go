@@ -9,9 +9,24 @@
 // archive deadbands (recGblCheckDeadband), drive-limit clamping and the
 // limits reported in DBR_GR/DBR_CTRL metadata.
 //
-// The package does no I/O, keeps no state and starts no goroutines; all its
-// values are immutable and safe for concurrent use. A server resolves a
-// channel name like this:
+// On top of these tables, Record serves a value container of package ca
+// (*ca.Double, *ca.Enum, ...) as a record: the container is VAL, and the
+// other fields are PVs made on first use, whose puts act on the container
+// (units, precision, limits, deadbands, state strings, the limit alarm
+// computed on every value update, drive limits). Directory serves records
+// to a ca.Server under "REC", "REC.FIELD" and "REC.FIELD$":
+//
+//	temp := ca.NewDouble(ca.Options{Units: "degC"}, 20)
+//	r, err := record.New("TEMP", temp, record.Config{Type: "ai",
+//		Alarm: &record.LimitAlarm{HIHI: 80, HHSV: dbr.SeverityMajor, HYST: 1}})
+//	if err != nil { /* container does not fit the record type */ }
+//	var dir record.Directory
+//	_ = dir.Add(r)
+//	srv := &ca.Server{Directory: &dir}
+//
+// The tables and functions do no I/O, keep no state and start no
+// goroutines; Record and Directory are safe for concurrent use and start no
+// goroutines either. A server resolves a channel name like this:
 //
 //	n, err := record.ParseName("TEMP.DESC$")
 //	if err != nil { /* no such channel */ }
