@@ -88,7 +88,8 @@ type channel struct {
 	pv          PV
 	native      dbr.Type
 	nativeCount int
-	access      Access
+	group       string          // access security group, fixed at creation
+	access      accessBits      // effective rights; stored under circuit.mu, loaded anywhere
 	subs        []*subscription // the channel's subscriptions, in no order
 	pending     int             // ops queued on the put worker for this channel
 }
@@ -115,16 +116,27 @@ type subscription struct {
 // newest entry is replaced, and while the client has turned events off
 // only the newest snapshot is kept.
 func (sub *subscription) Update(s *Snapshot, ev dbr.EventMask) {
-	if ev&sub.mask == 0 || sub.ch.access&AccessRead == 0 || s == nil {
+	if ev&sub.mask == 0 || s == nil {
 		return
 	}
 	c := sub.c
-	var coalesced int
 	c.subMu.Lock()
-	if sub.canceled {
+	// Read access is checked under subMu: a change of rights stores the
+	// new rights before it takes subMu to repost (setRights), so an update
+	// racing with a loss of read access is either replaced by the repost
+	// or dropped here.
+	if sub.canceled || sub.ch.access.load()&AccessRead == 0 {
 		c.subMu.Unlock()
 		return
 	}
+	c.pushLocked(sub, s)
+}
+
+// pushLocked queues s on sub and unlocks c.subMu. It never blocks: when
+// the queue is full the newest entry is replaced, and while the client has
+// turned events off only the newest snapshot is kept.
+func (c *circuit) pushLocked(sub *subscription, s *Snapshot) {
+	var coalesced int
 	off := c.eventsOff
 	switch {
 	case off && sub.n > 0:
@@ -193,7 +205,7 @@ type circuit struct {
 	minor      uint16
 	priority   uint16
 	user, host string
-	hadChannel bool
+	asHost     string                   // the host access rules see: host lower-cased, or the peer's IP
 	chans      []*channel               // indexed by sid; nil for a free sid
 	freeSIDs   []uint32                 // sids below len(chans) not in use
 	nchans     int                      // channels in chans
@@ -223,6 +235,7 @@ func newCircuit(s *Server, conn net.Conn, remote string) *circuit {
 		srv:      s,
 		conn:     conn,
 		remote:   remote,
+		asHost:   ruleHost("", remote),
 		subs:     make(map[uint32]*subscription),
 		wake:     make(chan struct{}, 1),
 		opWake:   make(chan struct{}, 1),
@@ -373,7 +386,7 @@ func readStatus(err error) eca.Code {
 // appendUpdate appends one subscription update (or its failure status).
 func (c *circuit) appendUpdate(dst []byte, sub *subscription, snap *Snapshot, minor uint16) []byte {
 	n := elemCount(sub.count, sub.ch.nativeCount, snap.Value.Len(), minor)
-	if sub.ch.access&AccessRead == 0 {
+	if sub.ch.access.load()&AccessRead == 0 {
 		return appendFailed(dst, wire.CmdEventAdd, sub.dt, n, eca.NoRdAccess, sub.id)
 	}
 	dst, err := c.appendValue(dst, wire.CmdEventAdd, sub.dt, n, uint32(eca.Normal), sub.id, snap, minor)
@@ -483,15 +496,24 @@ func (c *circuit) setName(m *wire.Message) error {
 		c.appendErr(m.Header, m.Extended, noCID, eca.Internal, "host or user name too long")
 		return protoErr("%v: name longer than %d bytes", m.Command, maxNameLen)
 	}
-	if c.hadChannel {
-		c.appendErr(m.Header, m.Extended, noCID, eca.Internal,
-			"attempts to use protocol to set host name after creating first channel ignored by server")
-		return nil
-	}
+	// rsrv (R3.15 on) refuses a new name once the circuit has a channel,
+	// with an ERROR. This server accepts it at any time, as rsrv R3.14 did:
+	// the rights of every channel are computed again and ACCESS_RIGHTS is
+	// sent for each channel whose rights change.
 	if m.Command == wire.CmdHostName {
+		if name == c.host {
+			return nil
+		}
 		c.host = name
+		c.asHost = ruleHost(name, c.remote)
 	} else {
+		if name == c.user {
+			return nil
+		}
 		c.user = name
+	}
+	if c.nchans > 0 {
+		c.recomputeRights(c.srv.accessRules())
 	}
 	return nil
 }
@@ -510,16 +532,16 @@ func (c *circuit) createChan(m *wire.Message) {
 	t, count := pv.Native()
 	count = max(count, 1)
 	sid := c.allocSID()
-	ch := &channel{sid: sid, cid: cid, name: name, pv: pv, native: t, nativeCount: count, access: pv.Access() & ReadWrite}
+	ch := &channel{sid: sid, cid: cid, name: name, pv: pv, native: t, nativeCount: count, group: c.srv.groupOf(name, pv)}
+	ch.access.store(c.rights(c.srv.accessRules(), ch))
 	c.chans[sid] = ch
 	c.nchans++
-	c.hadChannel = true
 	c.srv.stats.channels.Add(1)
 	reported := uint32(count)
 	if c.minor < extHeaderFrom && reported > 0xFFFE {
 		reported = 0xFFFE
 	}
-	c.out = wire.AppendAccessRights(c.out, cid, uint32(ch.access))
+	c.out = wire.AppendAccessRights(c.out, cid, uint32(ch.access.load()))
 	c.out = wire.AppendCreateChanReply(c.out, cid, sid, uint16(t), reported)
 }
 
@@ -597,7 +619,7 @@ func (c *circuit) readNotify(ch *channel, h wire.Header, snap *Snapshot, status 
 		snap = ch.pv.Snapshot()
 	}
 	n := elemCount(h.DataCount, ch.nativeCount, snap.Value.Len(), c.minor)
-	if ch.access&AccessRead == 0 {
+	if ch.access.load()&AccessRead == 0 {
 		status = eca.NoRdAccess
 	}
 	if status != eca.Normal {
@@ -621,7 +643,7 @@ func (c *circuit) readNotify(ch *channel, h wire.Header, snap *Snapshot, status 
 // readNotify.
 func (c *circuit) read(ch *channel, h wire.Header, ext bool, snap *Snapshot, status eca.Code) {
 	t := dbr.Type(h.DataType)
-	if ch.access&AccessRead == 0 {
+	if ch.access.load()&AccessRead == 0 {
 		status = eca.NoRdAccess
 	}
 	if status != eca.Normal {
@@ -725,7 +747,7 @@ func (c *circuit) runOps(ctx context.Context) {
 		if o.kind != opPut {
 			var snap *Snapshot
 			status := eca.Normal
-			if r, ok := o.ch.pv.(Reader); ok && o.kind != opClear && o.ch.access&AccessRead != 0 {
+			if r, ok := o.ch.pv.(Reader); ok && o.kind != opClear && o.ch.access.load()&AccessRead != 0 {
 				c.mu.Unlock()
 				snap, status = c.callRead(ctx, o.ch, r)
 				c.mu.Lock()
@@ -763,7 +785,7 @@ func (c *circuit) runOps(ctx context.Context) {
 
 // put performs one put and returns its status.
 func (c *circuit) put(ctx context.Context, o *op) (status eca.Code) {
-	if o.ch.access&AccessWrite == 0 {
+	if o.ch.access.load()&AccessWrite == 0 {
 		return eca.NoWtAccess
 	}
 	defer func() {

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/cabridge/cabridge/ca/access"
 )
 
 // ErrServerClosed is returned by Serve, ListenAndServe and Listen after
@@ -29,6 +31,16 @@ type Server struct {
 	Config Config
 	// Logger receives the server's log records; nil discards them.
 	Logger *slog.Logger
+	// AccessRules are the access security rules a client's rights on a
+	// channel are computed with (see access_rights.go): nil grants every
+	// client what PV.Access allows. An *access.Config read from an ACF
+	// (access.Load) and an access.RulesFunc both fit. Replace the rules at
+	// run time with SetAccessRules, not by assigning this field.
+	AccessRules access.Rules
+	// AccessGroup, if set, returns the access security group of the PV a
+	// client creates a channel to under name. If it is nil or returns "",
+	// the group is the PV's own (AccessGrouper), else DEFAULT.
+	AccessGroup func(name string, pv PV) string
 
 	mu       sync.Mutex
 	inited   bool
@@ -45,7 +57,8 @@ type Server struct {
 	wg       sync.WaitGroup
 
 	closing atomic.Bool
-	tcpPort uint16 // set by Listen
+	rules   atomic.Pointer[rulesBox] // set by SetAccessRules; nil: AccessRules
+	tcpPort uint16                   // set by Listen
 	udpPort uint16
 	stats   serverStats
 }

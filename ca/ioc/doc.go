@@ -5,8 +5,10 @@
 // String, Enum, Char and the other declaration functions add a typed PV
 // from a Spec (initial value, metadata, put/get/startup/shutdown hooks, a
 // scan task). DeclarePair adds a NAME/NAME_RBV pair, AlarmGroup shares an
-// alarm between PVs, Group.Scan adds a periodic task. Flags and Run make
-// a command-line IOC:
+// alarm between PVs, Group.Scan adds a periodic task, and NewFunction
+// and Func0..Func3 expose an RPC-like function as argument, Process,
+// Status and Retval PVs (caproto's pvfunction). Flags and Run make a
+// command-line IOC:
 //
 //	fs := flag.NewFlagSet("thermo", flag.ExitOnError)
 //	flags := ioc.NewFlags(fs, "THERMO:", "")
@@ -20,5 +22,5 @@
 // Construction never fails on the spot: errors (an unresolved macro, a
 // duplicate name, an invalid spec) are collected, each naming the PV, and
 // returned by Group.Err, Group.PVs, Start and Run before anything is
-// served. See examples/thermometer.
+// served. See examples/thermometer, examples/motor and examples/rpc.
 package ioc
