@@ -203,3 +203,17 @@ func descendants(root int) []string {
 	}
 	return out
 }
+
+// FreePort returns a port on 127.0.0.1 that was free for UDP a moment ago,
+// for tests that start a server through its EPICS environment variables
+// (EPICS_CAS_SERVER_PORT) rather than through Start, so that they never
+// use the default port 5064. If the TCP side is taken by then, the server
+// falls back to a port the system picks, as rsrv does.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	p, err := freeUDPPort()
+	if err != nil {
+		t.Fatalf("catest: %v", err)
+	}
+	return p
+}
