@@ -210,13 +210,12 @@ func tokenize(s string) ([]token, error) {
 	var toks []token
 	i := 0
 	for i < len(s) {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t':
+		switch c := s[i]; c {
+		case ' ', '\t':
 			i++
-		case c == '#':
+		case '#':
 			return toks, nil
-		case c == '"':
+		case '"':
 			j := i + 1
 			for j < len(s) && s[j] != '"' {
 				if s[j] == '\\' {

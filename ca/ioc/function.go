@@ -158,12 +158,17 @@ func (a *Arg[E]) argName() string { return a.name }
 func (a *Arg[E]) PV() *PV[E] { return a.pv }
 
 // In returns the value of a in the call c: the value its PV had when the
-// call started. It panics if a is not an argument of c's function (a
-// programming error, which the call reports as its failure).
+// call started. If a is not an argument of c's function (a programming
+// error) it returns the zero value and the call fails with an error naming
+// the argument, whatever the body returns.
 func (a *Arg[E]) In(c *Call) E {
 	v, ok := c.args[a]
 	if !ok {
-		panic(fmt.Sprintf("ioc: argument %q is not an argument of function %q", a.name, c.fn))
+		if c.misuse == nil {
+			c.misuse = fmt.Errorf("ioc: argument %q is not an argument of function %q", a.name, c.fn)
+		}
+		var zero E
+		return zero
 	}
 	return v.(E)
 }
@@ -171,8 +176,9 @@ func (a *Arg[E]) In(c *Call) E {
 // Call is one call of a Function: the argument values read when it
 // started. Arg.In returns them.
 type Call struct {
-	fn   string
-	args map[Argument]any
+	fn     string
+	args   map[Argument]any
+	misuse error // set by In for an argument of another function
 }
 
 // Func returns the full name of the function's prefix (P+NAME:).
@@ -339,7 +345,11 @@ func (fn *Function[R]) invoke(ctx context.Context, c *Call) (r R, err error) {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return fn.body(ctx, c)
+	r, err = fn.body(ctx, c)
+	if c.misuse != nil {
+		return r, c.misuse
+	}
+	return r, err
 }
 
 // setStatus shows text (cut to fit a DBR_STRING, at its first line) and

@@ -322,7 +322,7 @@ func (g *Group) Update() {
 	}
 	g.goroutines.Set(int32(runtime.NumGoroutine()))
 
-	if g.beat >= math.MaxInt32 {
+	if g.beat == math.MaxInt32 {
 		g.beat = 0
 	}
 	g.beat++
