@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/access"
+	"github.com/cabridge/cabridge/ca/autosave"
 	"github.com/cabridge/cabridge/ca/macro"
 )
 
@@ -32,6 +35,12 @@ type Flags struct {
 	// Verbose and Quiet select the log level: debug with -v, warnings
 	// and errors only with -q, info otherwise.
 	Verbose, Quiet bool
+	// ACF is an access security file (--acf) whose rules the server
+	// applies; empty means none (every client may do what the PVs allow).
+	ACF string
+	// Autosave is a save file (--autosave) for the writable PVs: restored
+	// at startup, written when they change; empty means none.
+	Autosave string
 }
 
 // NewFlags registers the IOC flags on fs with the given default prefix
@@ -44,6 +53,8 @@ func NewFlags(fs *flag.FlagSet, prefix, macros string) *Flags {
 	fs.StringVar(&f.Macros, "macro", macros, `macro definitions, as "a=1,b=2"`)
 	fs.BoolVar(&f.Verbose, "v", false, "verbose: log debug messages")
 	fs.BoolVar(&f.Quiet, "q", false, "quiet: log only warnings and errors")
+	fs.StringVar(&f.ACF, "acf", "", "access security file (EPICS ACF) to apply")
+	fs.StringVar(&f.Autosave, "autosave", "", "file to save the writable PVs to and restore them from at startup")
 	return f
 }
 
@@ -73,8 +84,9 @@ func (f *Flags) Level() slog.Level {
 
 // Config returns the Run configuration: the server settings from the
 // EPICS_CAS_* variables that lookup returns (os.LookupEnv in a main) with
-// --interfaces applied, a text logger on logw at the selected level, and
-// the PV listing on out if --list-pvs was given.
+// --interfaces applied, a text logger on logw at the selected level, the
+// access rules of --acf (read here, so that a bad file fails at once),
+// the --autosave file, and the PV listing on out if --list-pvs was given.
 func (f *Flags) Config(lookup func(string) (string, bool), out, logw io.Writer) (Config, error) {
 	sc, err := ca.ConfigFromEnv(lookup)
 	if err != nil {
@@ -90,7 +102,15 @@ func (f *Flags) Config(lookup func(string) (string, bool), out, logw io.Writer) 
 			sc.Interfaces = append(sc.Interfaces, a)
 		}
 	}
-	c := Config{Server: sc, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: f.Level()}))}
+	c := Config{Server: sc, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: f.Level()})),
+		Autosave: f.Autosave}
+	if f.ACF != "" {
+		rules, err := access.Load(f.ACF)
+		if err != nil {
+			return Config{}, fmt.Errorf("ioc: --acf: %w", err)
+		}
+		c.AccessRules = rules
+	}
 	if f.ListPVs {
 		c.ListPVs = out
 	}
@@ -112,14 +132,26 @@ type Config struct {
 	// ShutdownTimeout bounds the shutdown (closing circuits, shutdown
 	// hooks); 0 means 10 s.
 	ShutdownTimeout time.Duration
+	// AccessRules, if not nil, are the server's access security rules
+	// (ca.Server.AccessRules), e.g. an *access.Config from access.Load.
+	AccessRules access.Rules
+	// Autosave, if not empty, is the save file of the groups' writable
+	// PVs (package autosave): Run restores them from it before serving
+	// (failures are logged), and saves them when they change and once
+	// more at shutdown.
+	Autosave string
+	// AutosaveInterval is the minimum time between two saves; 0 means
+	// autosave.DefaultMinInterval.
+	AutosaveInterval time.Duration
 }
 
 // Run serves the PVs of groups until ctx is done (a main passes a
 // signal.NotifyContext for SIGINT and SIGTERM), then shuts down cleanly:
 // the clients' circuits are closed (they see the disconnect), the startup
-// hooks and scan tasks are stopped, and the shutdown hooks run. It returns
-// the groups' construction errors without serving, and nil after a clean
-// shutdown.
+// hooks and scan tasks are stopped, and the shutdown hooks run. Plain PVs
+// and records (with their fields) are served through a Directory. It
+// returns the groups' construction errors without serving, and nil after
+// a clean shutdown.
 func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 	log := cfg.Logger
 	if log == nil {
@@ -128,10 +160,10 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 	if err := checkGroups(groups); err != nil {
 		return err
 	}
-	var m ca.Map
+	dir := &Directory{}
 	var names []string
 	for _, g := range groups {
-		if err := g.AddTo(&m); err != nil {
+		if err := dir.Add(g); err != nil {
 			return err
 		}
 		names = append(names, g.Names()...)
@@ -144,7 +176,17 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 		}
 		return nil
 	}
-	srv := &ca.Server{Directory: &m, Config: cfg.Server, Logger: log}
+	var saver *autosave.Saver
+	if cfg.Autosave != "" {
+		var err error
+		if saver, err = newSaver(cfg, log, dir, names); err != nil {
+			return err
+		}
+		if err := saver.Restore(ctx); err != nil {
+			log.Warn("ioc: autosave restore incomplete", "err", err)
+		}
+	}
+	srv := &ca.Server{Directory: dir, Config: cfg.Server, Logger: log, AccessRules: cfg.AccessRules}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -156,17 +198,43 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 	if err != nil {
 		return err
 	}
+	var wg sync.WaitGroup
+	sctx, stopSaver := context.WithCancel(ctx)
+	if saver != nil {
+		wg.Go(func() {
+			if err := saver.Run(sctx); err != nil {
+				log.Error("ioc: autosave", "err", err)
+			}
+		})
+	}
 	serr := srv.Serve(ctx)
 	timeout := cfg.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	shctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	herr := r.Stop(sctx)
+	herr := r.Stop(shctx)
+	stopSaver()
+	wg.Wait()
 	if errors.Is(serr, ca.ErrServerClosed) {
 		serr = nil
 	}
 	log.Info("ioc: stopped")
 	return errors.Join(serr, herr)
+}
+
+// newSaver returns the autosave.Saver of the writable PVs among names.
+func newSaver(cfg Config, log *slog.Logger, dir *Directory, names []string) (*autosave.Saver, error) {
+	var entries []autosave.Entry
+	for _, n := range names {
+		if pv, ok := dir.Lookup(n); ok && pv.Access()&ca.AccessWrite != 0 {
+			entries = append(entries, autosave.Entry{Name: n, PV: pv})
+		}
+	}
+	s, err := autosave.New(autosave.Config{Path: cfg.Autosave, PVs: entries, MinInterval: cfg.AutosaveInterval, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("ioc: %w", err)
+	}
+	return s, nil
 }

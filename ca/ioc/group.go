@@ -8,6 +8,7 @@ import (
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/macro"
+	"github.com/cabridge/cabridge/ca/record"
 )
 
 // Group is a set of PVs under a common prefix, the Go counterpart of
@@ -39,6 +40,7 @@ type groupRoot struct {
 	startups  []hook
 	shutdowns []hook
 	scans     []*ScanTask
+	recs      map[string]*record.Record // records by name (Spec.Record)
 }
 
 // hook is a named startup or shutdown function.
@@ -126,7 +128,8 @@ func (g *Group) PVs() (map[string]ca.PV, error) {
 	return m, nil
 }
 
-// AddTo adds the PVs of g to m. It adds nothing and returns the
+// AddTo adds the PVs of g to m; a record is added as its value alone
+// (serve a Directory for its fields). It adds nothing and returns the
 // construction errors if there are any, and otherwise returns the errors
 // of names already in m (the other names are added).
 func (g *Group) AddTo(m *ca.Map) error {

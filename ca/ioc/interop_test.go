@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/catest"
+	"github.com/cabridge/cabridge/ca/dbr"
 	"github.com/cabridge/cabridge/ca/ioc"
 )
 
@@ -152,3 +155,85 @@ func TestInteropGetHookAndScan(t *testing.T) {
 		t.Errorf("scanned value %v (now %d)", got[2], ticks.Value())
 	}
 }
+
+// scanPy runs testdata/scan.py against the server at a (TCP name server).
+func scanPy(t *testing.T, a netip.AddrPort, rec, choice string, fields ...string) (before, after string, got map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", "scan.py"), rec, choice}, fields...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "EPICS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "EPICS_CA_AUTO_ADDR_LIST=NO", "EPICS_CA_ADDR_LIST=",
+		"EPICS_CA_NAME_SERVERS="+a.String(), fmt.Sprintf("EPICS_CA_REPEATER_PORT=%d", catest.FreePort(t)),
+		"PYTHONDONTWRITEBYTECODE=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scan.py: %v", err)
+	}
+	var res struct {
+		Before, After string
+		Put           int
+		Fields        map[string]string
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("scan.py printed %q: %v", out, err)
+	}
+	if res.Put != 1 {
+		t.Errorf("caput %s.SCAN %q returned %d", rec, choice, res.Put)
+	}
+	return res.Before, res.After, res.Fields
+}
+
+// TestInteropScanField changes a scan task's period through the record's
+// SCAN field with libca, and reads other fields.
+func TestInteropScanField(t *testing.T) {
+	requirePeer(t)
+	g := ioc.NewGroup("IOS:", nil)
+	ticks := ioc.Long(g, "TICKS", ioc.Spec[int32]{ReadOnly: true, Units: "ticks", Doc: "scan test",
+		Record: ioc.AutoRecord, Scan: ioc.Scan[int32]{
+			ScanOptions: ioc.ScanOptions{Period: 10 * time.Second},
+			Func:        func(_ context.Context, pv *ioc.PV[int32]) error { return pv.Set(pv.Value() + 1) },
+		}})
+	a := runIOC(t, ioc.Config{}, g)
+	before, after, fields := scanPy(t, a, "IOS:TICKS", ".1 second", "EGU", "DESC", "RTYP")
+	if before != "10 second" || after != ".1 second" {
+		t.Errorf("SCAN %q then %q", before, after)
+	}
+	if want := map[string]string{"EGU": "ticks", "DESC": "scan test", "RTYP": "longin"}; fmt.Sprint(fields) != fmt.Sprint(want) {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+	if p := ticks.Task().Period(); p != 100*time.Millisecond {
+		t.Errorf("period %v after SCAN .1 second", p)
+	}
+	// The task now runs at 10 Hz: wait for a few runs.
+	sub := make(chan struct{}, 1)
+	cancel := ticks.Subscribe(subscriberFunc(func() {
+		select {
+		case sub <- struct{}{}:
+		default:
+		}
+	}))
+	defer cancel()
+	deadline := time.After(10 * time.Second)
+	for ticks.Value() < 3 {
+		select {
+		case <-sub:
+		case <-deadline:
+			t.Fatalf("%d runs in 10 s at .1 second", ticks.Value())
+		}
+	}
+	_, after, _ = scanPy(t, a, "IOS:TICKS", "Passive")
+	if after != "Passive" || !ticks.Task().Paused() {
+		t.Errorf("SCAN %q, paused %v after a put of Passive", after, ticks.Task().Paused())
+	}
+}
+
+// subscriberFunc is a ca.Subscriber calling f on each update.
+type subscriberFunc func()
+
+func (f subscriberFunc) Update(*ca.Snapshot, dbr.EventMask) { f() }

@@ -22,13 +22,16 @@ type Pair[E any] struct {
 // DeclarePair declares a setpoint/readback pair from one spec (caproto's
 // get_pv_pair_wrapper): the setpoint NAME with declare (Double, Long, ...)
 // and s, and the read-only readback NAME_RBV with the same type, initial
-// value, metadata and alarm group but no hooks. mode says what drives the
+// value, metadata and alarm group but no hooks. If the setpoint is a
+// record, the readback is the matching input record (ao → ai, longout →
+// longin, bo → bi, mbbo → mbbi, stringout → stringin). mode says what drives the
 // readback.
 func DeclarePair[E any](g *Group, name string, declare func(*Group, string, Spec[E]) *PV[E], s Spec[E], mode Readback) Pair[E] {
 	sp := declare(g, name, s)
 	rs := Spec[E]{Value: s.Value, Values: s.Values, MaxLength: s.MaxLength, ReadOnly: true, Doc: s.Doc,
 		Units: s.Units, Precision: s.Precision, Limits: s.Limits, EnumStrings: s.EnumStrings,
-		ValueDeadband: s.ValueDeadband, ArchiveDeadband: s.ArchiveDeadband, AlarmGroup: s.AlarmGroup}
+		ValueDeadband: s.ValueDeadband, ArchiveDeadband: s.ArchiveDeadband, AlarmGroup: s.AlarmGroup,
+		Record: readbackRecord(s.Record)}
 	rb := declare(g, name+"_RBV", rs)
 	if mode == Follow {
 		sp.afterPut = append(sp.afterPut, func(vs []E) {
@@ -38,4 +41,22 @@ func DeclarePair[E any](g *Group, name string, declare func(*Group, string, Spec
 		})
 	}
 	return Pair[E]{Setpoint: sp, Readback: rb}
+}
+
+// readbackRecord returns the record type of the readback of a setpoint
+// of record type rtyp.
+func readbackRecord(rtyp string) string {
+	switch rtyp {
+	case "ao":
+		return "ai"
+	case "longout":
+		return "longin"
+	case "bo":
+		return "bi"
+	case "mbbo":
+		return "mbbi"
+	case "stringout":
+		return "stringin"
+	}
+	return rtyp
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/ca/record"
 )
 
 // Spec declares one PV of element type E (caproto's pvproperty): its
@@ -41,6 +42,18 @@ type Spec[E any] struct {
 	// AlarmGroup, if not nil, makes the PV share the group's alarm state
 	// instead of having its own.
 	AlarmGroup *AlarmGroup
+	// Record, if not empty, serves the PV as an EPICS record of this type
+	// (ai, ao, bi, bo, longin, longout, mbbi, mbbo, stringin, stringout,
+	// waveform; see package record), or of the type AutoRecord picks:
+	// clients then also reach its fields as NAME.DESC, NAME.EGU,
+	// NAME.HIHI, NAME.SCAN, NAME.PROC and so on, through a Directory (Run
+	// uses one). Doc becomes DESC, the alarm limits HIHI..LOLO with
+	// severities MAJOR and MINOR, the control limits DRVH/DRVL of ao and
+	// longout. With a Scan the record's SCAN field shows the task's
+	// period, and a put to SCAN changes it (Passive, Event and I/O Intr
+	// pause the task); a put to PROC runs the scan function once, or the
+	// get hook, or reprocesses the value.
+	Record string
 
 	// Put validates, transforms or rejects a CA put to a scalar (caproto's
 	// putter). It gets the value converted to E and returns the value to
@@ -86,6 +99,11 @@ type store[E any] interface {
 	SetPrecision(int16)
 	SetLimits(dbr.Limits)
 	Post(ca.Post[E]) error
+	SetDeadbands(value, archive float64)
+	Deadbands() (value, archive float64)
+	SetClassName(name string)
+	SetProcessor(f ca.Processor)
+	Reprocess()
 }
 
 // kind holds the conversions of one container type.
@@ -113,6 +131,8 @@ type PV[E any] struct {
 	get      func(ctx context.Context, pv *PV[E]) ([]E, error)
 	alarm    *AlarmGroup
 	afterPut []func(vs []E)
+	rec      *record.Record
+	task     *ScanTask
 }
 
 // Interface guards.
@@ -326,11 +346,6 @@ func declare[E any](g *Group, name string, sp Spec[E], k *kind[E], mk func(o ca.
 	if sp.AlarmGroup != nil {
 		sp.AlarmGroup.add(p)
 	}
-	if p.get != nil {
-		g.add(full, readerPV[E]{p})
-	} else {
-		g.add(full, p)
-	}
 	if sp.Startup != nil {
 		f := sp.Startup
 		g.OnStartup(func(ctx context.Context) error { return f(ctx, p) })
@@ -345,8 +360,28 @@ func declare[E any](g *Group, name string, sp Spec[E], k *kind[E], mk func(o ca.
 		opts.Alarm = append(append([]Alarmed(nil), opts.Alarm...), p)
 		if t := g.Scan(opts, func(ctx context.Context) error { return f(ctx, p) }); t != nil {
 			t.name = full
+			p.task = t
 		}
 	}
+	var served ca.PV = p
+	if p.get != nil {
+		served = readerPV[E]{p}
+	}
+	if sp.Record != "" {
+		rtyp := sp.Record
+		if rtyp == AutoRecord {
+			rtyp = autoRecordType(k.name, sp, n)
+		}
+		rec, err := newRecord(full, p, rtyp, sp.Doc)
+		if err != nil {
+			bad("%v", err)
+		} else {
+			p.rec = rec
+			served = rec.Value()
+			g.addRecord(rec)
+		}
+	}
+	g.add(full, served)
 	return p
 }
 

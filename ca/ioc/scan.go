@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,10 +41,14 @@ type ScanTask struct {
 	f        func(ctx context.Context) error
 	period   atomic.Int64 // time.Duration
 	reset    chan struct{}
+	paused   atomic.Bool
+	runMu    sync.Mutex // serialises runs (periodic and RunOnce) and guards failed
+	watchMu  sync.Mutex
+	watchers []func() // called after SetPeriod, Pause and Resume
 	runs     atomic.Uint64
 	overruns atomic.Uint64
 	failures atomic.Uint64
-	failed   bool // the last run failed and set the alarm; owned by run
+	failed   bool // the last run failed and set the alarm; guarded by runMu
 }
 
 // ScanStats are the counters of a ScanTask.
@@ -73,16 +78,85 @@ func (t *ScanTask) Period() time.Duration { return time.Duration(t.period.Load()
 
 // SetPeriod changes the period; the next run is one new period after the
 // last one (started or ended, as SubtractElapsed says). A period that is
-// not positive is ignored.
+// not positive is ignored. It does not resume a paused task. A record
+// declared with the task reports the new period in its SCAN field.
 func (t *ScanTask) SetPeriod(d time.Duration) {
+	if t.setPeriod(d) {
+		t.changed()
+	}
+}
+
+// setPeriod is SetPeriod without telling the watchers; it reports whether
+// the period was valid.
+func (t *ScanTask) setPeriod(d time.Duration) bool {
 	if d <= 0 {
-		return
+		return false
 	}
 	t.period.Store(int64(d))
+	t.kick()
+	return true
+}
+
+// Pause stops the periodic runs until Resume; a run in progress ends
+// normally. RunOnce still runs the task. A record declared with the task
+// reports SCAN Passive.
+func (t *ScanTask) Pause() {
+	t.setPaused(true)
+	t.changed()
+}
+
+// Resume restarts the periodic runs of a paused task: the next run is one
+// period later.
+func (t *ScanTask) Resume() {
+	t.setPaused(false)
+	t.changed()
+}
+
+// Paused reports whether the task is paused.
+func (t *ScanTask) Paused() bool { return t.paused.Load() }
+
+// setPaused is Pause or Resume without telling the watchers.
+func (t *ScanTask) setPaused(p bool) {
+	t.paused.Store(p)
+	t.kick()
+}
+
+// kick wakes the run loop to read the period and pause state again.
+func (t *ScanTask) kick() {
 	select {
 	case t.reset <- struct{}{}:
 	default:
 	}
+}
+
+// watch registers f to be called after each SetPeriod, Pause and Resume.
+func (t *ScanTask) watch(f func()) {
+	t.watchMu.Lock()
+	t.watchers = append(t.watchers, f)
+	t.watchMu.Unlock()
+}
+
+// changed calls the watchers.
+func (t *ScanTask) changed() {
+	t.watchMu.Lock()
+	fs := append([]func(){}, t.watchers...)
+	t.watchMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// RunOnce runs the task's function once now, as a periodic run does
+// (a failure sets the alarm, a success clears it), and returns its
+// error. Runs never overlap: RunOnce waits for a run in progress. It works
+// whether the IOC runs or not, and on a paused task (a record's PROC).
+func (t *ScanTask) RunOnce(ctx context.Context) error {
+	t.runMu.Lock()
+	defer t.runMu.Unlock()
+	t.runs.Add(1)
+	err := t.once(ctx)
+	t.report(err, nil)
+	return err
 }
 
 // Stats returns the task's counters.
@@ -95,6 +169,9 @@ func (t *ScanTask) run(ctx context.Context, log *slog.Logger) {
 	period := t.Period()
 	timer := time.NewTimer(period)
 	defer timer.Stop()
+	if t.Paused() {
+		timer.Stop()
+	}
 	next := time.Now().Add(period)
 	for {
 		select {
@@ -103,37 +180,28 @@ func (t *ScanTask) run(ctx context.Context, log *slog.Logger) {
 		case <-t.reset:
 			period = t.Period()
 			next = time.Now().Add(period)
-			timer.Reset(period)
+			timer.Stop()
+			if !t.Paused() {
+				timer.Reset(period)
+			}
 			continue
 		case <-timer.C:
 		}
+		if t.Paused() {
+			continue
+		}
 		start := time.Now()
+		t.runMu.Lock()
 		t.runs.Add(1)
 		err := t.once(ctx)
 		if ctx.Err() != nil {
+			t.runMu.Unlock()
 			return
 		}
-		if err != nil {
-			t.failures.Add(1)
-			log.Warn("ioc: scan task failed", "task", t.name, "err", err)
-			sev := t.opts.FailSeverity
-			if sev == dbr.SeverityNone {
-				sev = dbr.SeverityMajor
-			}
-			for _, a := range t.opts.Alarm {
-				a.SetAlarm(dbr.Alarm{Status: dbr.StatusScan, Severity: sev})
-			}
-			t.failed = true
-			if t.opts.StopOnError {
-				return
-			}
-		} else if t.failed {
-			t.failed = false
-			for _, a := range t.opts.Alarm {
-				if a.Alarm().Status == dbr.StatusScan {
-					a.SetAlarm(dbr.Alarm{})
-				}
-			}
+		t.report(err, log)
+		t.runMu.Unlock()
+		if err != nil && t.opts.StopOnError {
+			return
 		}
 		period = t.Period()
 		now := time.Now()
@@ -152,6 +220,34 @@ func (t *ScanTask) run(ctx context.Context, log *slog.Logger) {
 			next = now.Add(period)
 		}
 		timer.Reset(next.Sub(now))
+	}
+}
+
+// report counts a failed run and sets the alarm of a failure, or clears
+// the alarm a previous failure set. t.runMu must be held.
+func (t *ScanTask) report(err error, log *slog.Logger) {
+	if err != nil {
+		t.failures.Add(1)
+		if log != nil {
+			log.Warn("ioc: scan task failed", "task", t.name, "err", err)
+		}
+		sev := t.opts.FailSeverity
+		if sev == dbr.SeverityNone {
+			sev = dbr.SeverityMajor
+		}
+		for _, a := range t.opts.Alarm {
+			a.SetAlarm(dbr.Alarm{Status: dbr.StatusScan, Severity: sev})
+		}
+		t.failed = true
+		return
+	}
+	if t.failed {
+		t.failed = false
+		for _, a := range t.opts.Alarm {
+			if a.Alarm().Status == dbr.StatusScan {
+				a.SetAlarm(dbr.Alarm{})
+			}
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/ca/ioc"
 )
 
 // Demo IOC parameters.
@@ -25,55 +26,65 @@ type namedPV struct {
 	pv   ca.PV
 }
 
-// demoIOC is the demo's PVs and the handles its driver goroutine updates.
+// demoIOC is the demo's PVs, declared as an ioc.Group, and the handles
+// the tests look at.
 type demoIOC struct {
-	pvs      []namedPV
-	counter  *ca.Long
-	setpoint *ca.Double
-	readback *ca.Double
+	group    *ioc.Group
+	pvs      []namedPV // sorted by name
+	counter  *ioc.PV[int32]
+	setpoint *ioc.PV[float64]
+	readback *ioc.PV[float64]
 }
 
 // newDemo builds the demo PVs under prefix: one PV of every native type,
-// a large waveform, a long string, a 10 Hz counter and writable setpoints.
-func newDemo(prefix string) *demoIOC {
+// a large waveform, a long string, a 10 Hz counter (a scan task) and a
+// setpoint/readback pair. Each PV but the CHAR scalar is a record, so
+// clients also read fields such as demo:ai.EGU, demo:ai.HIHI and
+// demo:counter.SCAN.
+func newDemo(prefix string) (*demoIOC, error) {
 	nan := math.NaN()
-	d := &demoIOC{}
-	add := func(name string, pv ca.PV) { d.pvs = append(d.pvs, namedPV{prefix + name, pv}) }
+	g := ioc.NewGroup(prefix, nil)
+	d := &demoIOC{group: g}
 
-	add("ai", ca.NewDouble(ca.Options{
-		ReadOnly: true, Units: "degC", Precision: 2,
+	ioc.Double(g, "ai", ioc.Spec[float64]{Value: 21.5, ReadOnly: true, Units: "degC", Precision: 2,
+		Doc: "demo temperature", Record: "ai",
 		Limits: dbr.Limits{DisplayHigh: 100, DisplayLow: 0, AlarmHigh: 90, WarningHigh: 80,
-			WarningLow: 10, AlarmLow: 5, ControlHigh: 100, ControlLow: 0},
-	}, 21.5))
-	add("float", ca.NewFloat(ca.Options{Units: "V", Precision: 3,
+			WarningLow: 10, AlarmLow: 5, ControlHigh: 100, ControlLow: 0}})
+	ioc.Float(g, "float", ioc.Spec[float32]{Value: 1.25, Units: "V", Precision: 3, Doc: "demo float", Record: "ao",
 		Limits: dbr.Limits{DisplayHigh: 10, DisplayLow: -10, AlarmHigh: nan, WarningHigh: nan,
-			WarningLow: nan, AlarmLow: nan, ControlHigh: 10, ControlLow: -10}}, 1.25))
-	add("long", ca.NewLong(ca.Options{Units: "counts",
+			WarningLow: nan, AlarmLow: nan, ControlHigh: 10, ControlLow: -10}})
+	ioc.Long(g, "long", ioc.Spec[int32]{Value: 42, Units: "counts", Doc: "demo long", Record: "longout",
 		Limits: dbr.Limits{DisplayHigh: 1000, ControlHigh: 1000, AlarmHigh: nan, WarningHigh: nan,
-			WarningLow: nan, AlarmLow: nan}}, 42))
-	add("short", ca.NewShort(ca.Options{Units: "steps"}, -7))
-	add("char", ca.NewByte(ca.Options{}, 65))
-	add("enum", ca.NewEnum(ca.Options{}, []string{"Off", "On", "Standby", "Fault"}, 1))
-	add("string", ca.NewString(ca.Options{}, "hello from cabridge"))
-	add("waveform", ca.NewDouble(ca.Options{Units: "V", Precision: 4, MaxLength: demoWaveformLength},
-		sine(demoWaveformLength, 1000)...))
-	add("longstring", ca.NewChar(ca.Options{MaxLength: 1024},
-		"cabridge demo IOC: this char waveform holds a string longer than the 40 bytes of DBR_STRING"))
-
-	d.counter = ca.NewLong(ca.Options{ReadOnly: true, Units: "ticks"})
-	add("counter", d.counter)
-	spOpts := ca.Options{Units: "mA", Precision: 3,
+			WarningLow: nan, AlarmLow: nan}})
+	ioc.Short(g, "short", ioc.Spec[int16]{Value: -7, Units: "steps", Doc: "demo short", Record: "longout"})
+	ioc.Byte(g, "char", ioc.Spec[uint8]{Value: 65})
+	ioc.Enum(g, "enum", ioc.Spec[uint16]{Value: 1, EnumStrings: []string{"Off", "On", "Standby", "Fault"},
+		Doc: "demo mode", Record: "mbbo"})
+	ioc.String(g, "string", ioc.Spec[string]{Value: "hello from cabridge", Doc: "demo string", Record: "stringout"})
+	ioc.Double(g, "waveform", ioc.Spec[float64]{Values: sine(demoWaveformLength, 1000), MaxLength: demoWaveformLength,
+		Units: "V", Precision: 4, Doc: "demo sine", Record: "waveform"})
+	ioc.Char(g, "longstring", ioc.Spec[string]{MaxLength: 1024, Doc: "demo long string", Record: "waveform",
+		Value: "cabridge demo IOC: this char waveform holds a string longer than the 40 bytes of DBR_STRING"})
+	d.counter = ioc.Long(g, "counter", ioc.Spec[int32]{ReadOnly: true, Units: "ticks", Doc: "demo counter",
+		Record: "longin", Scan: ioc.Scan[int32]{
+			ScanOptions: ioc.ScanOptions{Period: demoCounterPeriod},
+			Func:        func(_ context.Context, pv *ioc.PV[int32]) error { return pv.Set(pv.Value() + 1) },
+		}})
+	pair := ioc.DeclarePair(g, "setpoint", ioc.Double, ioc.Spec[float64]{Units: "mA", Precision: 3,
+		Doc: "demo setpoint", Record: "ao",
 		Limits: dbr.Limits{DisplayHigh: 100, DisplayLow: -100, AlarmHigh: nan, WarningHigh: nan,
-			WarningLow: nan, AlarmLow: nan, ControlHigh: 100, ControlLow: -100}}
-	d.setpoint = ca.NewDouble(spOpts)
-	add("setpoint", d.setpoint)
-	rbOpts := spOpts
-	rbOpts.ReadOnly = true
-	d.readback = ca.NewDouble(rbOpts)
-	add("setpoint_RBV", d.readback)
+			WarningLow: nan, AlarmLow: nan, ControlHigh: 100, ControlLow: -100}}, ioc.Follow)
+	d.setpoint, d.readback = pair.Setpoint, pair.Readback
 
+	pvs, err := g.PVs() // fails only for a bad prefix (an unresolved macro)
+	if err != nil {
+		return nil, err
+	}
+	for name, pv := range pvs {
+		d.pvs = append(d.pvs, namedPV{name, pv})
+	}
 	slices.SortFunc(d.pvs, func(a, b namedPV) int { return cmp.Compare(a.name, b.name) })
-	return d
+	return d, nil
 }
 
 // sine returns n samples of a unit sine wave with the given period.
@@ -85,51 +96,15 @@ func sine(n, period int) []float64 {
 	return v
 }
 
-// wakeup is a Subscriber that wakes a goroutine without blocking.
-type wakeup chan struct{}
-
-func (s wakeup) Update(*ca.Snapshot, dbr.EventMask) {
-	select {
-	case s <- struct{}{}:
-	default:
-	}
-}
-
-// run drives the demo until ctx is done: it increments the counter at
-// 10 Hz and copies each setpoint change to the readback.
+// run runs the demo's scan task (the counter) until ctx is done; the
+// readback follows the setpoint by itself.
 func (d *demoIOC) run(ctx context.Context) {
-	changed := make(wakeup, 1)
-	cancel := d.setpoint.Subscribe(changed)
-	defer cancel()
-	changed <- struct{}{} // copy a setpoint written before Subscribe
-	tick := time.NewTicker(demoCounterPeriod)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			d.counter.Set(d.counter.Value() + 1)
-		case <-changed:
-			s := d.setpoint.Snapshot()
-			if r := d.readback.Snapshot(); r.Meta.Stamp == s.Meta.Stamp && r.Meta.Alarm == s.Meta.Alarm {
-				continue
-			}
-			a := s.Meta.Alarm
-			_ = d.readback.Post(ca.Post[float64]{Values: []float64(s.Value.(dbr.Doubles)), Alarm: &a, Stamp: s.Meta.Stamp})
-		}
+	r, err := ioc.Start(ctx, nil, d.group)
+	if err != nil {
+		return // cannot happen: newDemo checked the group
 	}
-}
-
-// directory returns a Map serving pvs.
-func directory(pvs []namedPV) (*ca.Map, error) {
-	m := new(ca.Map)
-	for _, p := range pvs {
-		if err := m.Add(p.name, p.pv); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	<-ctx.Done()
+	_ = r.Stop(context.WithoutCancel(ctx))
 }
 
 // runServe is the serve command: the demo IOC.
@@ -143,11 +118,14 @@ func runServe(ctx context.Context, a *app, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	d := newDemo(*prefix)
+	d, err := newDemo(*prefix)
+	if err != nil {
+		return &usageError{msg: fmt.Sprintf("-prefix %q: %v", *prefix, err)}
+	}
 	if *list {
 		return listPVs(a, d.pvs)
 	}
-	dir, err := directory(d.pvs)
+	dir, err := ioc.NewDirectory(d.group)
 	if err != nil {
 		return err
 	}
@@ -173,4 +151,15 @@ func listPVs(a *app, pvs []namedPV) error {
 		}
 	}
 	return nil
+}
+
+// directory returns a Map serving pvs.
+func directory(pvs []namedPV) (*ca.Map, error) {
+	m := new(ca.Map)
+	for _, p := range pvs {
+		if err := m.Add(p.name, p.pv); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }

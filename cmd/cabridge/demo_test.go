@@ -37,7 +37,7 @@ var demoWant = []struct {
 }
 
 func TestNewDemo(t *testing.T) {
-	d := newDemo("x:")
+	d := mustDemo(t, "x:")
 	if len(d.pvs) != len(demoWant) {
 		t.Fatalf("demo has %d PVs, want %d", len(d.pvs), len(demoWant))
 	}
@@ -74,7 +74,7 @@ func TestNewDemo(t *testing.T) {
 // TestDemoDriver checks that the driver goroutine increments the counter
 // and copies the setpoint to the readback, and stops with its context.
 func TestDemoDriver(t *testing.T) {
-	d := newDemo("demo:")
+	d := mustDemo(t, "demo:")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { defer close(done); d.run(ctx) }()
@@ -258,3 +258,13 @@ func (f subscriberFunc) Update(s *ca.Snapshot, m dbr.EventMask) { f(s, m) }
 
 // deadline bounds every wait in these tests.
 func deadline() <-chan time.Time { return time.After(10 * time.Second) }
+
+// mustDemo returns newDemo(prefix) or fails the test.
+func mustDemo(t *testing.T, prefix string) *demoIOC {
+	t.Helper()
+	d, err := newDemo(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
