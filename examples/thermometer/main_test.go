@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/catest"
 	"github.com/cabridge/cabridge/ca/client"
 	"github.com/cabridge/cabridge/ca/dbr"
 )
@@ -27,7 +29,8 @@ func TestListPVs(t *testing.T) {
 func TestThermometer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	env := map[string]string{"EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO"}
+	env := map[string]string{"EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+		"EPICS_CAS_SERVER_PORT": strconv.Itoa(catest.FreePort(t))}
 	srvc := make(chan *ca.Server, 1)
 	done := make(chan error, 1)
 	go func() {
