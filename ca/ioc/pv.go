@@ -54,6 +54,10 @@ type Spec[E any] struct {
 	// pause the task); a put to PROC runs the scan function once, or the
 	// get hook, or reprocesses the value.
 	Record string
+	// AccessGroup is the PV's access security group (ASG) in the server's
+	// access rules (an ACF file: Config.AccessRules, --acf); empty means
+	// DEFAULT. A record's fields share its group.
+	AccessGroup string
 
 	// Put validates, transforms or rejects a CA put to a scalar (caproto's
 	// putter). It gets the value converted to E and returns the value to
@@ -132,14 +136,16 @@ type PV[E any] struct {
 	alarm    *AlarmGroup
 	afterPut []func(vs []E)
 	rec      *record.Record
+	asg      string // access security group
 	task     *ScanTask
 }
 
 // Interface guards.
 var (
-	_ ca.PV           = (*PV[float64])(nil)
-	_ ca.Acknowledger = (*PV[float64])(nil)
-	_ ca.Reader       = readerPV[float64]{}
+	_ ca.PV            = (*PV[float64])(nil)
+	_ ca.Acknowledger  = (*PV[float64])(nil)
+	_ ca.AccessGrouper = (*PV[float64])(nil)
+	_ ca.Reader        = readerPV[float64]{}
 )
 
 // Name returns the full PV name.
@@ -301,7 +307,7 @@ func declare[E any](g *Group, name string, sp Spec[E], k *kind[E], mk func(o ca.
 	}
 	o := ca.Options{MaxLength: sp.MaxLength, ReadOnly: sp.ReadOnly, Units: sp.Units, Precision: sp.Precision,
 		Limits: sp.Limits, ValueDeadband: sp.ValueDeadband, ArchiveDeadband: sp.ArchiveDeadband}
-	p := &PV[E]{name: full, doc: sp.Doc, k: k, readOnly: sp.ReadOnly, scalar: n == 1, alarm: sp.AlarmGroup}
+	p := &PV[E]{name: full, doc: sp.Doc, k: k, readOnly: sp.ReadOnly, scalar: n == 1, alarm: sp.AlarmGroup, asg: sp.AccessGroup}
 	if len(sp.EnumStrings) > 0 && k.name != "enum" {
 		bad("enum strings on a %s PV", k.name)
 	}

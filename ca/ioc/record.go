@@ -94,6 +94,10 @@ func (r recordReader[E]) Read(ctx context.Context) (*ca.Snapshot, error) {
 	return readerPV[E]{r.PV}.Read(ctx)
 }
 
+// AccessGroup returns the PV's access security group (Spec.AccessGroup);
+// it implements ca.AccessGrouper.
+func (p *PV[E]) AccessGroup() string { return p.asg }
+
 // Record returns the record the PV is served as, or nil if its Spec named
 // no record type. Use it to read or set fields from Go (Field).
 func (p *PV[E]) Record() *record.Record { return p.rec }

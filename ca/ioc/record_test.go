@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/access"
 	"github.com/cabridge/cabridge/ca/client"
 	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/ca/eca"
 	"github.com/cabridge/cabridge/ca/ioc"
 	"github.com/cabridge/cabridge/ca/record"
 )
@@ -424,3 +426,53 @@ func TestFlagsACF(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestAccessGroups puts PVs in access security groups by spec: a record and
+// all its fields follow the record's group, other PVs stay in DEFAULT.
+func TestAccessGroups(t *testing.T) {
+	rules, err := access.Parse(strings.NewReader(`
+ASG(DEFAULT) { RULE(1, WRITE) }
+ASG(LOCKED)  { RULE(1, READ) }
+`), "test.acf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := ioc.NewGroup("ASG:", nil)
+	ioc.Double(g, "OPEN", ioc.Spec[float64]{Record: "ao"})
+	ioc.Double(g, "LOCKED", ioc.Spec[float64]{Record: "ao", AccessGroup: "LOCKED"})
+	ioc.Double(g, "PLAIN", ioc.Spec[float64]{AccessGroup: "LOCKED"})
+	a := runIOC(t, ioc.Config{AccessRules: rules}, g)
+	c := dial(t, a)
+	for _, tt := range []struct {
+		name     string
+		v        dbr.Value
+		writable bool
+	}{
+		{"ASG:OPEN", dbr.Doubles{1}, true},
+		{"ASG:OPEN.DESC", dbr.Strings{"open"}, true},
+		{"ASG:LOCKED", dbr.Doubles{1}, false},
+		{"ASG:LOCKED.DESC", dbr.Strings{"locked"}, false},
+		{"ASG:LOCKED.HIHI", dbr.Doubles{5}, false},
+		{"ASG:PLAIN", dbr.Doubles{1}, false},
+	} {
+		ch, err := c.Connect(tctx(t), tt.name)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		err = ch.PutWait(tctx(t), tt.v)
+		if tt.writable && err != nil {
+			t.Errorf("%s: put refused: %v", tt.name, err)
+		}
+		if !tt.writable && eca.Of(err, eca.Normal) != eca.NoWtAccess {
+			t.Errorf("%s: put gave %v, want ECA_NOWTACCESS", tt.name, err)
+		}
+	}
+	ch, err := c.Connect(tctx(t), "ASG:LOCKED.ASG")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := ch.Get(tctx(t), dbr.String, 1)
+	if err != nil || v.(dbr.Strings)[0] != "LOCKED" {
+		t.Errorf("LOCKED.ASG = %v, %v; want LOCKED", v, err)
+	}
+}

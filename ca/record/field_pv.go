@@ -84,9 +84,14 @@ type fieldPV struct {
 
 // Interface guards.
 var (
-	_ ca.PV         = (*fieldPV)(nil)
-	_ ca.Subscriber = (*derivedSub)(nil)
+	_ ca.PV            = (*fieldPV)(nil)
+	_ ca.AccessGrouper = (*fieldPV)(nil)
+	_ ca.Subscriber    = (*derivedSub)(nil)
 )
+
+// AccessGroup returns the record's access security group; it implements
+// ca.AccessGrouper.
+func (f *fieldPV) AccessGroup() string { return f.r.asg }
 
 // Native returns the field's CA type and element count. It implements
 // ca.PV.
@@ -191,6 +196,8 @@ func (r *Record) valueLocked(fld Field, vs *ca.Snapshot) dbr.Value {
 		return dbr.Strings{r.typ.name}
 	case "DESC":
 		return dbr.Strings{r.desc}
+	case "ASG":
+		return dbr.Strings{r.asg}
 	case "SCAN":
 		return dbr.Enums{uint16(r.scan)}
 	case "PROC":

@@ -225,7 +225,7 @@ func commonFields() []Field {
 	return []Field{
 		ro(str("NAME", 61)),
 		str("DESC", 41),
-		str("ASG", 29),
+		ro(str("ASG", 29)), // read-only here: a group change at run time is not supported
 		mnu("SCAN", MenuScan),
 		fld("PHAS", DBFShort),
 		str("EVNT", 40),

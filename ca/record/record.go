@@ -60,6 +60,10 @@ type Config struct {
 	// DRVH and DRVL are the drive limits of ao and longout. When both are 0
 	// they are taken from the container's control limits.
 	DRVH, DRVL float64
+	// ASG is the access security group of the record and all its fields
+	// (the ASG field); empty takes the value PV's AccessGroup if it has
+	// one, else the server's default group.
+	ASG string
 }
 
 // limitKind says which limit-alarm arithmetic a record type uses.
@@ -95,6 +99,7 @@ type Record struct {
 
 	mu         sync.Mutex // guards the fields below
 	desc       string
+	asg        string // access security group; fixed at New
 	scan       Scan
 	lf         LimitFields
 	mdel, adel float64
@@ -138,7 +143,10 @@ func New(name string, pv ca.PV, cfg Config) (*Record, error) {
 	if cfg.SCAN >= Scan(MenuScan.Len()) {
 		return nil, fmt.Errorf("record: %s: SCAN index %d out of range", name, cfg.SCAN)
 	}
-	r := &Record{name: name, typ: typ, val: c, desc: truncText(cfg.DESC, 40), scan: cfg.SCAN}
+	r := &Record{name: name, typ: typ, val: c, desc: truncText(cfg.DESC, 40), scan: cfg.SCAN, asg: cfg.ASG}
+	if g, ok := pv.(ca.AccessGrouper); ok && r.asg == "" {
+		r.asg = g.AccessGroup()
+	}
 	native, count := c.Native()
 	if err := r.checkFit(native, count); err != nil {
 		return nil, err
@@ -382,3 +390,9 @@ func truncText(s string, n int) string {
 	}
 	return s
 }
+
+// AccessGroup returns the record's access security group (its ASG field),
+// or "" for the server's default group. Every field PV of the record
+// reports the same group, so access security treats the record as a
+// whole, as an IOC does.
+func (r *Record) AccessGroup() string { return r.asg }
