@@ -83,6 +83,23 @@
 // Subscriber must be called for every change, in order, from the goroutine
 // that made it.
 //
+// # Access security
+//
+// PV.Access gives every client the same rights (read-only PVs). For rules
+// by user and host, set Server.AccessRules to an EPICS access security
+// file parsed by package access (or Server.LoadAccessFile, also at run
+// time) or to an access.RulesFunc written in Go; PVs belong to groups
+// through Server.AccessGroup or the AccessGrouper interface. Rights are
+// recomputed, and ACCESS_RIGHTS sent again, when the rules or a client's
+// host or user name change.
+//
+// # Higher layers
+//
+// Package ioc builds IOCs from groups of typed PV specs with hooks and
+// scan tasks (caproto's PVGroup), package record serves EPICS record
+// fields (NAME.EGU, NAME.HIHI, ...), packages autosave and iocstats add
+// save/restore and status PVs.
+//
 // # Removing PVs
 //
 // Removing a name from a Map while the server runs disconnects the
