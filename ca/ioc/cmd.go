@@ -15,6 +15,7 @@ import (
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/access"
 	"github.com/cabridge/cabridge/ca/autosave"
+	"github.com/cabridge/cabridge/ca/iocstats"
 	"github.com/cabridge/cabridge/ca/macro"
 )
 
@@ -41,6 +42,10 @@ type Flags struct {
 	// Autosave is a save file (--autosave) for the writable PVs: restored
 	// at startup, written when they change; empty means none.
 	Autosave string
+	// Stats is the prefix of the IOC's own status PVs (--stats, package
+	// iocstats: UPTIME, HEARTBEAT, CA_CLNT_CNT, IOC_CPU_LOAD, ...); empty
+	// means none.
+	Stats string
 }
 
 // NewFlags registers the IOC flags on fs with the given default prefix
@@ -55,6 +60,7 @@ func NewFlags(fs *flag.FlagSet, prefix, macros string) *Flags {
 	fs.BoolVar(&f.Quiet, "q", false, "quiet: log only warnings and errors")
 	fs.StringVar(&f.ACF, "acf", "", "access security file (EPICS ACF) to apply")
 	fs.StringVar(&f.Autosave, "autosave", "", "file to save the writable PVs to and restore them from at startup")
+	fs.StringVar(&f.Stats, "stats", "", `prefix of the IOC's status PVs (iocStats names, e.g. "IOC1:"); empty for none`)
 	return f
 }
 
@@ -103,7 +109,7 @@ func (f *Flags) Config(lookup func(string) (string, bool), out, logw io.Writer) 
 		}
 	}
 	c := Config{Server: sc, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: f.Level()})),
-		Autosave: f.Autosave}
+		Autosave: f.Autosave, StatsPrefix: f.Stats}
 	if f.ACF != "" {
 		rules, err := access.Load(f.ACF)
 		if err != nil {
@@ -143,6 +149,10 @@ type Config struct {
 	// AutosaveInterval is the minimum time between two saves; 0 means
 	// autosave.DefaultMinInterval.
 	AutosaveInterval time.Duration
+	// StatsPrefix, if not empty, adds the IOC's status PVs (package
+	// iocstats: uptime, heartbeat, client and channel counts, CPU and
+	// memory) under this prefix, updated once a second.
+	StatsPrefix string
 }
 
 // Run serves the PVs of groups until ctx is done (a main passes a
@@ -168,6 +178,15 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 		}
 		names = append(names, g.Names()...)
 	}
+	var srv *ca.Server
+	var stats *iocstats.Group
+	if cfg.StatsPrefix != "" {
+		stats = iocstats.New(cfg.StatsPrefix, func() ca.Stats { return srv.Stats() }, iocstats.WithLogger(log))
+		if err := stats.AddTo(&dir.m); err != nil {
+			return fmt.Errorf("ioc: status PVs: %w", err)
+		}
+		names = append(names, stats.Names()...)
+	}
 	if cfg.ListPVs != nil {
 		for _, n := range names {
 			if _, err := fmt.Fprintln(cfg.ListPVs, n); err != nil {
@@ -186,7 +205,7 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 			log.Warn("ioc: autosave restore incomplete", "err", err)
 		}
 	}
-	srv := &ca.Server{Directory: dir, Config: cfg.Server, Logger: log, AccessRules: cfg.AccessRules}
+	srv = &ca.Server{Directory: dir, Config: cfg.Server, Logger: log, AccessRules: cfg.AccessRules}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -200,6 +219,9 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 	}
 	var wg sync.WaitGroup
 	sctx, stopSaver := context.WithCancel(ctx)
+	if stats != nil {
+		wg.Go(func() { stats.Run(sctx) })
+	}
 	if saver != nil {
 		wg.Go(func() {
 			if err := saver.Run(sctx); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/cabridge/cabridge/ca/dbr"
 	"github.com/cabridge/cabridge/ca/eca"
 	"github.com/cabridge/cabridge/ca/ioc"
+	"github.com/cabridge/cabridge/ca/iocstats"
 	"github.com/cabridge/cabridge/ca/record"
 )
 
@@ -474,5 +475,51 @@ ASG(LOCKED)  { RULE(1, READ) }
 	v, _, err := ch.Get(tctx(t), dbr.String, 1)
 	if err != nil || v.(dbr.Strings)[0] != "LOCKED" {
 		t.Errorf("LOCKED.ASG = %v, %v; want LOCKED", v, err)
+	}
+}
+
+// TestRunStats serves the IOC's status PVs next to its groups.
+func TestRunStats(t *testing.T) {
+	g := ioc.NewGroup("ST:", nil)
+	ioc.Double(g, "X", ioc.Spec[float64]{})
+	a := runIOC(t, ioc.Config{StatsPrefix: "ST:IOC:"}, g)
+	c := dial(t, a)
+	for _, tt := range []struct {
+		name string
+		min  float64
+	}{{"ST:IOC:" + iocstats.Heartbeat, 0}, {"ST:IOC:" + iocstats.ClientCnt, 1}, {"ST:IOC:" + iocstats.ConnCnt, 1}} {
+		ch, err := c.Connect(tctx(t), tt.name)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		// The counts are updated once a second; the first update runs at
+		// start, when no client was connected yet, so wait for the next
+		// one with a monitor rather than polling.
+		got := make(chan float64, 8)
+		sub, err := ch.Subscribe(dbr.Double, 1, dbr.EventValue, func(u client.Update) {
+			if u.Err == nil {
+				v, _ := dbr.Convert(u.Value, dbr.Double, nil)
+				select {
+				case got <- v.(dbr.Doubles)[0]:
+				default:
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case v := <-got:
+				if v >= tt.min {
+					break wait
+				}
+			case <-deadline:
+				t.Fatalf("%s never reached %v", tt.name, tt.min)
+			}
+		}
+		_ = sub.Cancel()
 	}
 }
