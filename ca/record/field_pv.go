@@ -324,6 +324,21 @@ func (f *fieldPV) Put(ctx context.Context, v dbr.Value) error {
 	if err != nil {
 		return err
 	}
+	f.r.mu.Lock()
+	hook := f.r.putHooks[f.ch.Field.Name]
+	f.r.mu.Unlock()
+	if hook != nil {
+		if nv, err = hook(ctx, nv); err != nil {
+			return err
+		}
+		if nv == nil || nv.Len() == 0 {
+			return fmt.Errorf("%w: %s.%s: the put hook returned no value", ca.ErrInvalid, f.r.name, f.ch.Field.Name)
+		}
+		// The hook may return any type; bring it back to the field's.
+		if nv, err = f.convert(nv); err != nil {
+			return err
+		}
+	}
 	return f.r.put(ctx, f.ch.Field, nv)
 }
 

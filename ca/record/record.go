@@ -107,7 +107,8 @@ type Record struct {
 	srcAlarm   dbr.Alarm // the alarm the driver set last (raised with the limit alarm)
 	onScan     func(Scan)
 	onProcess  func(ctx context.Context) error
-	extra      map[string]dbr.Value // other fields written by clients
+	putHooks   map[string]FieldPutHook // by field name
+	extra      map[string]dbr.Value    // other fields written by clients
 	subs       map[*fieldSub]struct{}
 	pvs        map[string]*fieldPV // field PVs by "FIELD" or "FIELD$"
 }
@@ -286,6 +287,36 @@ func (r *Record) OnScan(f func(Scan)) {
 	r.mu.Lock()
 	r.onScan = f
 	r.mu.Unlock()
+}
+
+// FieldPutHook validates, transforms or rejects a client's put to a
+// field before the record applies it (caproto's FieldProxy putter). It
+// gets the value converted to the field's CA type (DBR_STRING for "$"
+// forms) and returns the value to apply, or an error that becomes the
+// client's status (eca.Of; ECA_PUTFAIL by default). It may block; ctx ends
+// when the client's circuit closes.
+type FieldPutHook func(ctx context.Context, v dbr.Value) (dbr.Value, error)
+
+// OnFieldPut sets the put hook of field ("DESC", "EGU", "HIHI", ...; not
+// VAL, whose puts go to the value PV, which has hooks of its own, and not
+// read-only fields, which clients cannot write). It applies to the field
+// with and without "$". nil removes the hook. It returns ErrFieldNotFound
+// for a field the record type does not have.
+func (r *Record) OnFieldPut(field string, hook FieldPutHook) error {
+	if _, ok := r.typ.Field(field); !ok || field == "VAL" {
+		return fmt.Errorf("%w: %s.%s", ErrFieldNotFound, r.name, field)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if hook == nil {
+		delete(r.putHooks, field)
+		return nil
+	}
+	if r.putHooks == nil {
+		r.putHooks = make(map[string]FieldPutHook)
+	}
+	r.putHooks[field] = hook
+	return nil
 }
 
 // OnProcess sets the function called for each put to PROC; its error is

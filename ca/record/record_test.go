@@ -700,3 +700,71 @@ func BenchmarkContainerMemory(b *testing.B) {
 		}
 	}
 }
+
+// TestFieldPutHooks: a field's put hook transforms or rejects client puts
+// (caproto's FieldProxy putter), for the field and its "$" form.
+func TestFieldPutHooks(t *testing.T) {
+	val := ca.NewDouble(ca.Options{Units: "V"})
+	r, err := record.New("PS", val, record.Config{Type: "ao"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upper := func(_ context.Context, v dbr.Value) (dbr.Value, error) {
+		s := v.(dbr.Strings)[0]
+		out := []byte(s)
+		for i, c := range out {
+			if 'a' <= c && c <= 'z' {
+				out[i] = c - 'a' + 'A'
+			}
+		}
+		return dbr.Strings{string(out)}, nil
+	}
+	if err := r.OnFieldPut("DESC", upper); err != nil {
+		t.Fatal(err)
+	}
+	noKV := errors.New("kV not allowed")
+	if err := r.OnFieldPut("EGU", func(_ context.Context, v dbr.Value) (dbr.Value, error) {
+		if v.(dbr.Strings)[0] == "kV" {
+			return nil, &eca.Error{Code: eca.NoWtAccess, Msg: noKV.Error()}
+		}
+		return v, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"VAL", "NOPE"} {
+		if err := r.OnFieldPut(bad, upper); !errors.Is(err, record.ErrFieldNotFound) {
+			t.Errorf("OnFieldPut(%s) = %v, want ErrFieldNotFound", bad, err)
+		}
+	}
+	ctx := context.Background()
+	put := func(field string, dollar bool, v dbr.Value) error {
+		pv, err := r.Field(field, dollar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pv.Put(ctx, v)
+	}
+	read := func(field string) string {
+		pv, _ := r.Field(field, false)
+		return pv.Snapshot().Value.(dbr.Strings)[0]
+	}
+	if err := put("DESC", false, dbr.Strings{"main supply"}); err != nil || read("DESC") != "MAIN SUPPLY" {
+		t.Errorf("DESC put: %v, DESC = %q", err, read("DESC"))
+	}
+	if err := put("DESC", true, dbr.Chars("spare\x00")); err != nil || read("DESC") != "SPARE" {
+		t.Errorf("DESC$ put: %v, DESC = %q", err, read("DESC"))
+	}
+	err = put("EGU", false, dbr.Strings{"kV"})
+	if eca.Of(err, eca.PutFail) != eca.NoWtAccess || read("EGU") != "V" {
+		t.Errorf("EGU kV: %v, EGU = %q; want ECA_NOWTACCESS and V kept", err, read("EGU"))
+	}
+	if err := put("EGU", false, dbr.Strings{"mV"}); err != nil || val.Snapshot().Meta.Properties.Units != "mV" {
+		t.Errorf("EGU mV: %v", err)
+	}
+	if err := r.OnFieldPut("DESC", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("DESC", false, dbr.Strings{"plain"}); err != nil || read("DESC") != "plain" {
+		t.Errorf("after removing the hook: %v, DESC = %q", err, read("DESC"))
+	}
+}
