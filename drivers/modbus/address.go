@@ -46,6 +46,7 @@
 package modbus
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -357,7 +358,7 @@ func parseOffset(s string) (int, error) {
 		n, err = strconv.ParseUint(s, 10, 32)
 	}
 	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		if errors.Is(err, strconv.ErrRange) {
 			return 0, fmt.Errorf("offset %s out of range 0..65535", s)
 		}
 		return 0, fmt.Errorf("offset %q is not a number", s)
@@ -392,7 +393,7 @@ func parseModicon(s string) (Address, error) {
 	case '4':
 		t = HoldingRegister
 	default:
-		return Address{}, fmt.Errorf("Modicon reference must start with 0 (coil), 1 (discrete input), 3 (input register) or 4 (holding register), not %c", s[0])
+		return Address{}, fmt.Errorf("modbus: a Modicon reference must start with 0 (coil), 1 (discrete input), 3 (input register) or 4 (holding register), not %c", s[0])
 	}
 	n, _ := strconv.Atoi(s[1:])
 	max := 9999
@@ -400,7 +401,7 @@ func parseModicon(s string) (Address, error) {
 		max = AddressSpace
 	}
 	if n < 1 || n > max {
-		return Address{}, fmt.Errorf("Modicon register number %s out of range 1..%d (references are 1-based)", s[1:], max)
+		return Address{}, fmt.Errorf("modbus: Modicon register number %s out of range 1..%d (references are 1-based)", s[1:], max)
 	}
 	return Address{Table: t, Offset: uint16(n - 1)}, nil
 }

@@ -516,7 +516,7 @@ func TestValue(t *testing.T) {
 	if z.Kind() != KindInvalid || z.String() != "<invalid>" || z.Any() != nil {
 		t.Errorf("zero Value: %v", z)
 	}
-	if FloatValue(math.NaN()) != FloatValue(math.NaN()) {
+	if nan := math.NaN(); FloatValue(nan) != FloatValue(math.NaN()) {
 		t.Error("NaN values differ")
 	}
 }

@@ -314,12 +314,12 @@ func (t Type) Validate() error {
 	if t.Order > DCBA {
 		return fmt.Errorf("modbus: invalid order %v", t.Order)
 	}
-	switch {
-	case t.Format == Bool || t.Format == StringHigh || t.Format == StringLow:
+	switch t.Format {
+	case Bool, StringHigh, StringLow:
 		if t.Order != ABCD {
 			return fmt.Errorf("modbus: byte order %v has no meaning for %v", t.Order, t.Format)
 		}
-	case t.Format == String:
+	case String:
 		if t.Order.wordSwap() {
 			return fmt.Errorf("modbus: byte order %v has no meaning for string (want ABCD: first character in the high byte, or BADC: in the low byte)", t.Order)
 		}

@@ -206,7 +206,7 @@ func (p *Plan) Failed(b Block, code ExceptionCode) (*Plan, []Block) {
 		if m.Point < 0 || m.Point >= len(np.points) || np.bad[m.Point] {
 			continue
 		}
-		if r := np.points[m.Point]; b.Range.contains(r) {
+		if r := np.points[m.Point]; b.contains(r) {
 			rs = append(rs, r)
 		}
 	}

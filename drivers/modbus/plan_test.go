@@ -106,7 +106,7 @@ func checkPlan(t *testing.T, p *Plan) {
 		for _, m := range b.Members {
 			r := p.points[m.Point]
 			served[m.Point]++
-			if !b.Range.contains(r) || m.Index != int(r.Start)-int(b.Start) {
+			if !b.contains(r) || m.Index != int(r.Start)-int(b.Start) {
 				t.Errorf("block %v: member %+v (%v) misplaced", b, m, r)
 			}
 			lo, hi = min(lo, int(r.Start)), max(hi, r.End())
@@ -343,7 +343,7 @@ func cycle(t *testing.T, p *Plan, d *device) (*Plan, map[int]bool, int) {
 		var probes []Block
 		p, probes = p.Failed(b, ExceptionIllegalDataAddress)
 		for _, pr := range probes {
-			if pr.Count >= b.Count || !b.Range.contains(pr.Range) {
+			if pr.Count >= b.Count || !b.contains(pr.Range) {
 				t.Fatalf("probe %v does not shrink %v", pr, b)
 			}
 		}
