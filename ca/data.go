@@ -164,7 +164,7 @@ func (b *dataCore) init(o Options, native dbr.Type, k dataKind, maxLen int, v db
 	b.readOnly, b.enc, b.clock = o.ReadOnly, o.Encoding, o.Clock
 	b.mdel, b.adel = o.ValueDeadband, o.ArchiveDeadband
 	if k == kindNumeric && maxLen == 1 {
-		b.mlst = scalarFloat(v)
+		b.mlst = dbr.FirstFloat(v)
 		b.alst = b.mlst
 	}
 	p := &dbr.Properties{Units: o.Units, Precision: o.Precision, Limits: o.Limits, ClassName: o.ClassName, EnumStrings: states}
@@ -413,7 +413,7 @@ func (b *dataCore) commit(c dataChange) {
 func (b *dataCore) valueEvents(old, v dbr.Value) dbr.EventMask {
 	var m dbr.EventMask
 	if b.kind == kindNumeric && b.scalar() && v.Len() == 1 {
-		f := scalarFloat(v)
+		f := dbr.FirstFloat(v)
 		if exceedsDeadband(b.mlst, f, b.mdel) {
 			m |= dbr.EventValue
 			b.mlst = f
@@ -725,52 +725,6 @@ func wrapValue[E dataElem](v []E) dbr.Value {
 	return nil
 }
 
-// unwrapValue returns the elements of v if they are of type E. It does not copy.
-func unwrapValue[E dataElem](v dbr.Value) []E {
-	var r any
-	switch x := v.(type) {
-	case dbr.Doubles:
-		r = []float64(x)
-	case dbr.Floats:
-		r = []float32(x)
-	case dbr.Longs:
-		r = []int32(x)
-	case dbr.Shorts:
-		r = []int16(x)
-	case dbr.Chars:
-		r = []uint8(x)
-	case dbr.Enums:
-		r = []uint16(x)
-	case dbr.Strings:
-		r = []string(x)
-	}
-	e, _ := r.([]E)
-	return e
-}
-
-// scalarFloat returns the first element of a numeric v as float64 (0 if
-// there is none).
-func scalarFloat(v dbr.Value) float64 {
-	if v == nil || v.Len() == 0 {
-		return 0
-	}
-	switch x := v.(type) {
-	case dbr.Doubles:
-		return x[0]
-	case dbr.Floats:
-		return float64(x[0])
-	case dbr.Longs:
-		return float64(x[0])
-	case dbr.Shorts:
-		return float64(x[0])
-	case dbr.Chars:
-		return float64(x[0])
-	case dbr.Enums:
-		return float64(x[0])
-	}
-	return 0
-}
-
 // truncValue returns the first n elements of v (n <= v.Len()), with the
 // capacity cut to n.
 func truncValue(v dbr.Value, n int) dbr.Value {
@@ -894,7 +848,7 @@ func (b *dataCore) checkLen(n int) error {
 // Value returns the first element of the current value, or the zero value
 // of E if the array is empty.
 func (t *typedCore[E]) Value() E {
-	vs := unwrapValue[E](t.snap.Load().Value)
+	vs := dbr.Elements[E](t.snap.Load().Value)
 	if len(vs) == 0 {
 		var zero E
 		return zero
@@ -904,6 +858,6 @@ func (t *typedCore[E]) Value() E {
 
 // Values returns a copy of the current elements.
 func (t *typedCore[E]) Values() []E {
-	vs := unwrapValue[E](t.snap.Load().Value)
+	vs := dbr.Elements[E](t.snap.Load().Value)
 	return append(make([]E, 0, len(vs)), vs...)
 }

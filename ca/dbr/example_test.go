@@ -52,3 +52,9 @@ func ExampleConvert() {
 	// [1] <nil>
 	// ["Off" "5"]
 }
+
+func ExampleElements() {
+	v := dbr.Value(dbr.Doubles{1.5, 2.5})
+	fmt.Println(dbr.Elements[float64](v), dbr.Elements[string](v) == nil, dbr.FirstFloat(dbr.Longs{7}))
+	// Output: [1.5 2.5] true 7
+}

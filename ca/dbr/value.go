@@ -104,3 +104,51 @@ func MakeValue(t Type, n int) Value {
 		return make(Doubles, n)
 	}
 }
+
+// Elements returns the elements of v as a []E, without copying, if E is
+// v's Go element type (float64 for Doubles, string for Strings, uint8 for
+// Chars, uint16 for Enums, ...); otherwise, or for a nil v, it returns nil.
+func Elements[E any](v Value) []E {
+	var r any
+	switch x := v.(type) {
+	case Doubles:
+		r = []float64(x)
+	case Floats:
+		r = []float32(x)
+	case Longs:
+		r = []int32(x)
+	case Shorts:
+		r = []int16(x)
+	case Chars:
+		r = []uint8(x)
+	case Enums:
+		r = []uint16(x)
+	case Strings:
+		r = []string(x)
+	}
+	e, _ := r.([]E)
+	return e
+}
+
+// FirstFloat returns the first element of a numeric v as a float64, and 0
+// for an empty, nil or DBR_STRING value.
+func FirstFloat(v Value) float64 {
+	if v == nil || v.Len() == 0 {
+		return 0
+	}
+	switch x := v.(type) {
+	case Doubles:
+		return x[0]
+	case Floats:
+		return float64(x[0])
+	case Longs:
+		return float64(x[0])
+	case Shorts:
+		return float64(x[0])
+	case Chars:
+		return float64(x[0])
+	case Enums:
+		return float64(x[0])
+	}
+	return 0
+}

@@ -396,7 +396,7 @@ func declare[E any](g *Group, name string, sp Spec[E], k *kind[E], mk func(o ca.
 func numericKind[E float64 | float32 | int32 | int16 | uint8 | uint16](name string, t dbr.Type) *kind[E] {
 	return &kind[E]{
 		name:   name,
-		unwrap: unwrapElems[E],
+		unwrap: dbr.Elements[E],
 		wrap:   wrapElems[E],
 		decode: func(v dbr.Value, p *dbr.Properties) ([]E, error) {
 			if x, ok := v.(dbr.Strings); ok && t == dbr.Enum && len(p.EnumStrings) > 0 {
@@ -414,7 +414,7 @@ func numericKind[E float64 | float32 | int32 | int16 | uint8 | uint16](name stri
 			if err != nil {
 				return nil, err
 			}
-			return unwrapElems[E](nv), nil
+			return dbr.Elements[E](nv), nil
 		},
 	}
 }
@@ -436,27 +436,6 @@ func wrapElems[E float64 | float32 | int32 | int16 | uint8 | uint16](vs []E) dbr
 		return dbr.Enums(x)
 	}
 	return nil
-}
-
-// unwrapElems returns the elements of v if they are of type E.
-func unwrapElems[E float64 | float32 | int32 | int16 | uint8 | uint16](v dbr.Value) []E {
-	var r any
-	switch x := v.(type) {
-	case dbr.Doubles:
-		r = []float64(x)
-	case dbr.Floats:
-		r = []float32(x)
-	case dbr.Longs:
-		r = []int32(x)
-	case dbr.Shorts:
-		r = []int16(x)
-	case dbr.Chars:
-		r = []uint8(x)
-	case dbr.Enums:
-		r = []uint16(x)
-	}
-	e, _ := r.([]E)
-	return e
 }
 
 // The conversions of each container type. They hold no state.

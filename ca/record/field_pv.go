@@ -387,7 +387,7 @@ func (f *fieldPV) convert(v dbr.Value) (dbr.Value, error) {
 	if nv.Len() == 1 {
 		return nv, nil
 	}
-	return scalarOf(f.typ, firstFloat(nv)), nil
+	return scalarOf(f.typ, dbr.FirstFloat(nv)), nil
 }
 
 // put applies a converted value to field fld.
@@ -443,7 +443,7 @@ func (r *Record) putState(fld Field, text string) error {
 // the container.
 func (r *Record) putStored(fld Field, v dbr.Value) error {
 	r.putMu.Lock()
-	x := firstFloat(v)
+	x := dbr.FirstFloat(v)
 	r.mu.Lock()
 	var limits, reprocess, deadbands bool
 	switch fld.Name {

@@ -157,7 +157,7 @@ func New(name string, pv ca.PV, cfg Config) (*Record, error) {
 		props = &dbr.Properties{}
 	}
 	r.mdel, r.adel = c.Deadbands()
-	r.lalm = firstFloat(snap.Value)
+	r.lalm = dbr.FirstFloat(snap.Value)
 	r.srcAlarm = snap.Meta.Alarm
 	if _, ok := typ.Field("HOPR"); ok {
 		r.lf.HOPR, r.lf.LOPR = props.Limits.DisplayHigh, props.Limits.DisplayLow
@@ -342,7 +342,7 @@ func (r *Record) process(p *ca.Processing) {
 		p.Alarm = r.srcAlarm
 		return
 	}
-	x := firstFloat(p.Value)
+	x := dbr.FirstFloat(p.Value)
 	if r.clamp && p.Cause == ca.CausePut {
 		if c := ClampDrive(x, r.lf.DRVH, r.lf.DRVL); c != x {
 			p.Value, x = scalarOf(p.Value.Type(), c), c
@@ -373,28 +373,6 @@ func toInt32(x float64) int32 {
 		return math.MinInt32
 	}
 	return int32(x)
-}
-
-// firstFloat returns the first element of a numeric v, or 0.
-func firstFloat(v dbr.Value) float64 {
-	if v == nil || v.Len() == 0 {
-		return 0
-	}
-	switch x := v.(type) {
-	case dbr.Doubles:
-		return x[0]
-	case dbr.Floats:
-		return float64(x[0])
-	case dbr.Longs:
-		return float64(x[0])
-	case dbr.Shorts:
-		return float64(x[0])
-	case dbr.Chars:
-		return float64(x[0])
-	case dbr.Enums:
-		return float64(x[0])
-	}
-	return 0
 }
 
 // scalarOf returns x as a one-element value of numeric type t.
