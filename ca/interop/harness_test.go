@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"net/netip"
@@ -24,30 +23,11 @@ import (
 	"github.com/cabridge/cabridge/ca/catest"
 )
 
-// python is the interpreter Debian's python3-pyepics is installed for.
-const python = "/usr/bin/python3"
-
-const installHint = "install with: sudo make peers (apt-get install python3-pyepics socat)"
-
-// pyepicsOK reports, once per test binary, whether python can import epics.
-var pyepicsOK = sync.OnceValues(func() (bool, string) {
-	out, err := exec.Command(python, "-c", "import epics, epics.ca; epics.ca.initialize_libca()").CombinedOutput()
-	if err != nil {
-		return false, fmt.Sprintf("%v: %s", err, strings.TrimSpace(string(out)))
-	}
-	return true, ""
-})
+// peer gates the tests that need pyepics (catest.PyEpics).
+var peer catest.PyEpics
 
 // requirePeer skips the test when pyepics is missing, or fails it in CI.
-func requirePeer(t *testing.T) {
-	t.Helper()
-	if ok, why := pyepicsOK(); !ok {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s cannot import epics (%s); %s", python, why, installHint)
-		}
-		t.Skipf("%s cannot import epics (%s); %s", python, why, installHint)
-	}
-}
+func requirePeer(t *testing.T) { t.Helper(); peer.Require(t) }
 
 // testServer is an in-process catest server on loopback.
 type testServer struct {
@@ -113,7 +93,7 @@ func startPy(t *testing.T, timeout time.Duration, script string, env map[string]
 	t.Helper()
 	requirePeer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	cmd := exec.CommandContext(ctx, python, filepath.Join("testdata", script))
+	cmd := exec.CommandContext(ctx, catest.Python, filepath.Join("testdata", script))
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "EPICS_") && !strings.HasPrefix(kv, "CAHELP_") {
 			cmd.Env = append(cmd.Env, kv)

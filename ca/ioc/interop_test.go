@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,37 +22,15 @@ import (
 // The interop tests drive the IOC with libca through pyepics, gated as in
 // ca/interop: they skip when pyepics is missing, and fail if CI=true.
 
-const python = "/usr/bin/python3"
+// peer gates the tests that need pyepics (catest.PyEpics).
+var peer catest.PyEpics
 
-var pyepicsOK = sync.OnceValues(func() (bool, string) {
-	out, err := exec.Command(python, "-c", "import epics, epics.ca; epics.ca.initialize_libca()").CombinedOutput()
-	if err != nil {
-		return false, fmt.Sprintf("%v: %s", err, strings.TrimSpace(string(out)))
-	}
-	return true, ""
-})
-
-func requirePeer(t *testing.T) {
-	t.Helper()
-	if ok, why := pyepicsOK(); !ok {
-		msg := fmt.Sprintf("%s cannot import epics (%s); install with: sudo make peers (apt-get install python3-pyepics)", python, why)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-}
+// requirePeer skips the test when pyepics is missing, or fails it in CI.
+func requirePeer(t *testing.T) { t.Helper(); peer.Require(t) }
 
 // pyCmd returns the command running testdata/script with args against srv.
 func pyCmd(ctx context.Context, srv *catest.Server, script string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", script)}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EPICS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, srv.NameServerEnv()...)
-	cmd.Env = append(cmd.Env, "PYTHONDONTWRITEBYTECODE=1")
+	cmd := catest.Command(ctx, srv.NameServerEnv(), filepath.Join("testdata", script), args...)
 	return cmd
 }
 
@@ -161,15 +137,8 @@ func scanPy(t *testing.T, a netip.AddrPort, rec, choice string, fields ...string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", "scan.py"), rec, choice}, fields...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EPICS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "EPICS_CA_AUTO_ADDR_LIST=NO", "EPICS_CA_ADDR_LIST=",
-		"EPICS_CA_NAME_SERVERS="+a.String(), fmt.Sprintf("EPICS_CA_REPEATER_PORT=%d", catest.FreePort(t)),
-		"PYTHONDONTWRITEBYTECODE=1")
+	cmd := catest.Command(ctx, []string{"EPICS_CA_AUTO_ADDR_LIST=NO", "EPICS_CA_ADDR_LIST=",
+		"EPICS_CA_NAME_SERVERS=" + a.String(), fmt.Sprintf("EPICS_CA_REPEATER_PORT=%d", catest.FreePort(t))}, filepath.Join("testdata", "scan.py"), append([]string{rec, choice}, fields...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {

@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,26 +125,11 @@ func TestRPC(t *testing.T) {
 // The interop test calls the functions with libca through pyepics. It
 // skips when pyepics is missing, and fails if CI=true.
 
-const python = "/usr/bin/python3"
+// peer gates the tests that need pyepics (catest.PyEpics).
+var peer catest.PyEpics
 
-var pyepicsOK = sync.OnceValues(func() (bool, string) {
-	out, err := exec.Command(python, "-c", "import epics, epics.ca; epics.ca.initialize_libca()").CombinedOutput()
-	if err != nil {
-		return false, fmt.Sprintf("%v: %s", err, strings.TrimSpace(string(out)))
-	}
-	return true, ""
-})
-
-func requirePeer(t *testing.T) {
-	t.Helper()
-	if ok, why := pyepicsOK(); !ok {
-		msg := fmt.Sprintf("%s cannot import epics (%s); install with: sudo make peers (apt-get install python3-pyepics)", python, why)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-}
+// requirePeer skips the test when pyepics is missing, or fails it in CI.
+func requirePeer(t *testing.T) { t.Helper(); peer.Require(t) }
 
 // pyOutput runs testdata/script with args as a libca client of srv only
 // and returns its standard output; its standard error is shown on failure.
@@ -159,15 +141,8 @@ func pyOutput(t *testing.T, ctx context.Context, srv *ca.Server, script string, 
 	}
 	repeater := pc.LocalAddr().(*net.UDPAddr).Port
 	_ = pc.Close()
-	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join("testdata", script)}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EPICS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "EPICS_CA_AUTO_ADDR_LIST=NO", "EPICS_CA_ADDR_LIST=",
-		"EPICS_CA_NAME_SERVERS="+srv.TCPAddr().String(), fmt.Sprintf("EPICS_CA_REPEATER_PORT=%d", repeater),
-		"PYTHONDONTWRITEBYTECODE=1")
+	cmd := catest.Command(ctx, []string{"EPICS_CA_AUTO_ADDR_LIST=NO", "EPICS_CA_ADDR_LIST=",
+		"EPICS_CA_NAME_SERVERS=" + srv.TCPAddr().String(), fmt.Sprintf("EPICS_CA_REPEATER_PORT=%d", repeater)}, filepath.Join("testdata", script), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
