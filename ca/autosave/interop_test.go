@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -19,24 +18,11 @@ import (
 	"github.com/cabridge/cabridge/ca/catest"
 )
 
-// python is the interpreter Debian's python3-pyepics is installed for.
-const python = "/usr/bin/python3"
-
-const installHint = "install with: sudo make peers (apt-get install python3-pyepics socat)"
+// peer gates the interop test on pyepics (catest.PyEpics).
+var peer catest.PyEpics
 
 // requirePyepics skips the test when pyepics is missing, or fails it in CI.
-func requirePyepics(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(python, "-c", "import epics, epics.ca; epics.ca.initialize_libca()").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := python + " cannot import epics (" + err.Error() + ": " + strings.TrimSpace(string(out)) + "); " + installHint
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
+func requirePyepics(t *testing.T) { t.Helper(); peer.Require(t) }
 
 // caputget runs testdata/caputget.py against srv with args and returns its
 // JSON result.
@@ -48,14 +34,7 @@ func caputget(t *testing.T, srv *catest.Server, args any) map[string]any {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, filepath.Join("testdata", "caputget.py"))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "EPICS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, srv.Env()...)
-	cmd.Env = append(cmd.Env, "AUTOSAVE_ARGS="+string(js), "PYTHONDONTWRITEBYTECODE=1")
+	cmd := catest.Command(ctx, append(srv.Env(), "AUTOSAVE_ARGS="+string(js)), filepath.Join("testdata", "caputget.py"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
