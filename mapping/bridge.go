@@ -1,0 +1,649 @@
+package mapping
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/ca/ioc"
+	"github.com/cabridge/cabridge/drivers"
+)
+
+// Options configure a Bridge.
+type Options struct {
+	// Logger receives the bridge's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Bridge serves the PVs of a Config: it declares them in an ioc.Group and,
+// while Run runs, polls, subscribes to and writes the devices, one
+// goroutine per device serializing its Reads and Writes.
+type Bridge struct {
+	devs []*device
+	log  *slog.Logger
+}
+
+// binding is one PV bound to one point.
+type binding struct {
+	name    string
+	dir     string
+	pt      drivers.Point
+	scale   float64
+	offset  float64
+	linear  bool
+	post    func(v drivers.Value, ts time.Time) error // converts and stores a value, clearing the alarm
+	alarmed func(a dbr.Alarm)                         // sets the alarm, keeping value and timestamp
+}
+
+// scanGroup is the points of one device scanned with one period.
+type scanGroup struct {
+	period  time.Duration
+	pts     []drivers.Point
+	bs      []*binding
+	pending atomic.Bool // a tick is queued or being scanned
+}
+
+// writeReq is a CA put on its way to the device.
+type writeReq struct {
+	ctx  context.Context //nolint:containedctx // the put's context, carried to the device goroutine
+	b    *binding
+	v    drivers.Value
+	done chan error // capacity 1
+}
+
+// device is the runtime state of one device.
+type device struct {
+	name    string
+	dev     drivers.Device
+	timeout time.Duration
+	backoff time.Duration
+	maxBack time.Duration
+	log     *slog.Logger
+
+	scans   []*scanGroup
+	intr    []*binding
+	outputs []*binding // output-only bindings, initialised from the device
+	all     []*binding
+
+	writes chan *writeReq
+	ticks  chan *scanGroup
+	subErr chan error
+
+	overruns atomic.Uint64
+	own      drivers.Counters // stats of devices that are not StatsReporters
+	health   *health
+
+	// owned by the run goroutine
+	failed   bool
+	failures int
+	needOpen bool
+	subStop  context.CancelFunc
+	subDone  chan struct{}
+	pollLast time.Duration
+	pollMax  time.Duration
+	delay    time.Duration // next reconnect back-off
+	retry    *time.Timer   // reopens or resubscribes when it fires
+	armed    bool          // retry is running
+}
+
+// New declares the PVs of cfg (and each device's health PVs) in g and
+// returns the Bridge that serves them once Run is called. devs holds the
+// constructed devices by name; New validates cfg against them first and
+// returns every problem of the config at once.
+func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options) (*Bridge, error) {
+	if err := cfg.Validate(devs); err != nil {
+		return nil, err
+	}
+	log := drivers.DiscardLogger(opts.Logger)
+	br := &Bridge{log: log}
+	byName := map[string]*device{}
+	for _, dc := range cfg.Devices {
+		dev := devs[dc.Name]
+		if dev == nil {
+			return nil, fmt.Errorf("mapping: device %q: not constructed", dc.Name)
+		}
+		d := &device{
+			name: dc.Name, dev: dev, log: log.With("device", dc.Name),
+			timeout: orDefault(dc.Timeout, DefaultTimeout), backoff: orDefault(dc.Backoff, DefaultBackoff),
+			maxBack: orDefault(dc.MaxBackoff, DefaultMaxBackoff),
+			writes:  make(chan *writeReq), ticks: make(chan *scanGroup), subErr: make(chan error, 1),
+		}
+		prefix := dc.HealthPrefix
+		if prefix == "" {
+			prefix = "cabridge:" + dc.Name + ":"
+		}
+		d.health = newHealth(g, prefix)
+		byName[dc.Name] = d
+		br.devs = append(br.devs, d)
+	}
+	for _, pc := range cfg.PVs {
+		name, _ := cfg.pvName(pc) // validated
+		d := byName[pc.Binding.Device]
+		pt, _ := d.dev.ParsePoint(pc.Binding.PointSpec())
+		dir := pc.Direction
+		if dir == "" {
+			dir = DirInput
+		}
+		b := &binding{name: name, dir: dir, pt: pt, scale: pc.Binding.scale(), offset: pc.Binding.Offset, linear: pc.Binding.linear()}
+		declarePV(g, d, b, pc, pvType(pc.Type, pt.Type()))
+		d.all = append(d.all, b)
+		if dir == DirOutput {
+			if pt.Type().Access.CanRead() {
+				d.outputs = append(d.outputs, b)
+			}
+			continue
+		}
+		if dir == DirOutputReadback {
+			d.outputs = append(d.outputs, b)
+		}
+		period, _ := scanPeriod(pc.Scan)
+		if period == 0 {
+			d.intr = append(d.intr, b)
+			continue
+		}
+		i := slices.IndexFunc(d.scans, func(s *scanGroup) bool { return s.period == period })
+		if i < 0 {
+			d.scans = append(d.scans, &scanGroup{period: period})
+			i = len(d.scans) - 1
+		}
+		d.scans[i].pts = append(d.scans[i].pts, pt)
+		d.scans[i].bs = append(d.scans[i].bs, b)
+	}
+	if err := g.Err(); err != nil {
+		return nil, err
+	}
+	return br, nil
+}
+
+// orDefault returns d, or def when d is 0.
+func orDefault(d drivers.Duration, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
+// declarePV declares the PV of b in g as typ and sets b's hooks.
+func declarePV(g *ioc.Group, d *device, b *binding, pc PVConfig, typ string) {
+	switch typ {
+	case "double":
+		declare(g, d, b, pc, ioc.Double, fromFloat[float64], toFloat[float64])
+	case "float":
+		declare(g, d, b, pc, ioc.Float, fromFloat[float32], toFloat[float32])
+	case "long":
+		declare(g, d, b, pc, ioc.Long, fromInt[int32](math.MinInt32, math.MaxInt32), toFloat[int32])
+	case "short":
+		declare(g, d, b, pc, ioc.Short, fromInt[int16](math.MinInt16, math.MaxInt16), toFloat[int16])
+	case "enum":
+		declare(g, d, b, pc, ioc.Enum, fromInt[uint16](0, math.MaxUint16), toFloat[uint16])
+	case "string":
+		declare(g, d, b, pc, ioc.String, fromString, toString)
+	}
+}
+
+// fromFloat converts a PV-side float to E.
+func fromFloat[E float32 | float64](f float64, _ string) (E, error) { return E(f), nil }
+
+// fromInt returns a converter of PV-side floats to the integer type E.
+func fromInt[E int16 | int32 | uint16](lo, hi float64) func(float64, string) (E, error) {
+	return func(f float64, _ string) (E, error) {
+		r := math.Round(f)
+		if math.IsNaN(r) || r < lo || r > hi {
+			return 0, fmt.Errorf("mapping: %w: %g out of range", drivers.ErrBadValue, f)
+		}
+		return E(r), nil
+	}
+}
+
+// toFloat converts E to a float.
+func toFloat[E float32 | float64 | int16 | int32 | uint16](v E) (float64, string) {
+	return float64(v), ""
+}
+
+// fromString and toString convert strings.
+func fromString(_ float64, s string) (string, error) { return s, nil }
+func toString(v string) (float64, string)            { return 0, v }
+
+// declare declares one PV of element type E with the constructor mk.
+func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
+	mk func(*ioc.Group, string, ioc.Spec[E]) *ioc.PV[E],
+	from func(float64, string) (E, error), to func(E) (float64, string)) {
+	isString := b.pt.Type().Kind == drivers.KindString
+	sp := ioc.Spec[E]{
+		ReadOnly: b.dir == DirInput, Doc: pc.Desc, Units: pc.EGU, Precision: pc.Prec,
+		Limits: dbr.Limits{DisplayHigh: pc.HOPR, DisplayLow: pc.LOPR, AlarmHigh: pc.HIHI, WarningHigh: pc.HIGH,
+			WarningLow: pc.LOW, AlarmLow: pc.LOLO, ControlHigh: pc.DRVH, ControlLow: pc.DRVL},
+		EnumStrings: pc.EnumStrings, ValueDeadband: pc.MDEL, ArchiveDeadband: pc.ADEL, Record: pc.Record,
+	}
+	if b.dir != DirInput {
+		sp.Put = func(ctx context.Context, _ *ioc.PV[E], v E) (E, error) {
+			f, s := to(v)
+			raw, err := b.toRaw(f, s, isString)
+			if err == nil {
+				err = d.write(ctx, b, raw)
+			}
+			if err != nil {
+				b.alarmed(drivers.AlarmFor(drivers.OpWrite, err))
+				return v, err
+			}
+			return v, nil
+		}
+	}
+	pv := mk(g, b.name, sp)
+	var stamp atomic.Pointer[dbr.Timestamp]
+	b.post = func(raw drivers.Value, ts time.Time) error {
+		f, s, err := b.fromRaw(raw, isString)
+		if err != nil {
+			return err
+		}
+		v, err := from(f, s)
+		if err != nil {
+			return err
+		}
+		t := dbr.NewTimestamp(ts)
+		stamp.Store(&t)
+		return pv.Post(ca.Post[E]{Values: []E{v}, Alarm: &dbr.Alarm{}, Stamp: t})
+	}
+	b.alarmed = func(a dbr.Alarm) {
+		var t dbr.Timestamp
+		if p := stamp.Load(); p != nil {
+			t = *p
+		} else {
+			t = pv.Snapshot().Meta.Stamp
+		}
+		_ = pv.Post(ca.Post[E]{Alarm: &a, Stamp: t})
+	}
+}
+
+// fromRaw converts a device value to a PV-side float or string, applying
+// the linear conversion.
+func (b *binding) fromRaw(raw drivers.Value, isString bool) (float64, string, error) {
+	if isString {
+		v, err := drivers.Convert(raw, drivers.KindString)
+		if err != nil || v.Len() != 1 {
+			return 0, "", fmt.Errorf("mapping: %s: bad string value: %w", b.name, err)
+		}
+		return 0, v.(drivers.Strings)[0], nil
+	}
+	v, err := drivers.Convert(raw, drivers.KindFloat)
+	if err != nil || v.Len() != 1 {
+		return 0, "", fmt.Errorf("mapping: %s: bad value %v: %w", b.name, raw, err)
+	}
+	f := v.(drivers.Floats)[0]
+	if b.linear {
+		f = f*b.scale + b.offset
+	}
+	return f, "", nil
+}
+
+// toRaw converts a PV-side value to a device value of the point's kind,
+// inverting the linear conversion.
+func (b *binding) toRaw(f float64, s string, isString bool) (drivers.Value, error) {
+	k := b.pt.Type().Kind
+	if isString {
+		return drivers.Strings{s}, nil
+	}
+	if b.linear {
+		f = (f - b.offset) / b.scale
+	}
+	v, err := drivers.Convert(drivers.Floats{f}, k)
+	if err != nil {
+		return nil, fmt.Errorf("mapping: %s: %w", b.name, err)
+	}
+	return v, nil
+}
+
+// write hands v to the device goroutine and waits for the device to
+// confirm it.
+func (d *device) write(ctx context.Context, b *binding, v drivers.Value) error {
+	req := &writeReq{ctx: ctx, b: b, v: v, done: make(chan error, 1)}
+	select {
+	case d.writes <- req:
+	case <-ctx.Done():
+		return fmt.Errorf("mapping: %s: %w", b.name, ctx.Err())
+	}
+	return <-req.done
+}
+
+// Run serves the devices until ctx is done: it starts one goroutine per
+// device and per scan period, and returns once all of them have stopped.
+// Puts made while Run is not running wait for it (or for their context).
+func (br *Bridge) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, d := range br.devs {
+		wg.Go(func() { d.run(ctx) })
+		for _, sg := range d.scans {
+			wg.Go(func() { d.tick(ctx, sg) })
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// tick sends sg to the device goroutine every period; a tick that comes
+// while the previous one is still queued or scanning is skipped and
+// counted as an overrun.
+func (d *device) tick(ctx context.Context, sg *scanGroup) {
+	t := time.NewTicker(sg.period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !sg.pending.CompareAndSwap(false, true) {
+				d.overruns.Add(1)
+				continue
+			}
+			select {
+			case d.ticks <- sg:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// run is the device goroutine: it serializes Open, Read and Write.
+func (d *device) run(ctx context.Context) {
+	_, isOpener := d.dev.(drivers.Opener)
+	d.needOpen = isOpener
+	d.delay = d.backoff
+	d.retry = time.NewTimer(0)
+	d.armed = true
+	defer d.retry.Stop()
+	if !isOpener {
+		d.retry.Stop()
+		d.armed = false
+		d.connected(ctx)
+	}
+	defer d.stopSub()
+	for {
+		d.updateHealth()
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.retry.C:
+			d.armed = false
+			if d.needOpen {
+				if err := d.open(ctx); err != nil {
+					d.fail(err)
+					d.retryLater()
+					continue
+				}
+				d.connected(ctx)
+			} else if d.subDone == nil && len(d.intr) > 0 {
+				d.startSub(ctx)
+			}
+		case err := <-d.subErr:
+			d.stopSub()
+			if ctx.Err() != nil {
+				return
+			}
+			d.fail(err)
+			d.retryLater()
+		case sg := <-d.ticks:
+			if !d.needOpen {
+				d.scan(ctx, sg)
+			}
+			sg.pending.Store(false)
+		case w := <-d.writes:
+			w.done <- d.doWrite(ctx, w)
+		}
+	}
+}
+
+// retryLater arms the retry timer with the back-off, unless it is
+// running, and doubles the back-off up to the cap.
+func (d *device) retryLater() {
+	if d.armed {
+		return
+	}
+	d.armed = true
+	d.retry.Reset(d.delay)
+	d.delay = min(2*d.delay, d.maxBack)
+}
+
+// open opens the device within the timeout.
+func (d *device) open(ctx context.Context) error {
+	octx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	err := d.dev.(drivers.Opener).Open(octx)
+	if err != nil {
+		d.own.AddError(err)
+	}
+	return err
+}
+
+// connected runs after a successful Open (or at start): it initialises
+// the outputs from the device and (re)starts the subscription.
+func (d *device) connected(ctx context.Context) {
+	d.needOpen = false
+	d.own.SetConnected(true)
+	if len(d.outputs) > 0 {
+		pts := make([]drivers.Point, len(d.outputs))
+		for i, b := range d.outputs {
+			pts[i] = b.pt
+		}
+		d.scan(ctx, &scanGroup{pts: pts, bs: d.outputs})
+	} else {
+		d.recovered()
+	}
+	if len(d.intr) > 0 && d.subDone == nil {
+		d.startSub(ctx)
+	}
+}
+
+// scan reads the points of sg in one Read and posts the samples.
+func (d *device) scan(ctx context.Context, sg *scanGroup) {
+	rctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	start := time.Now()
+	d.own.AddRequests(1)
+	samples, err := d.dev.Read(rctx, sg.pts)
+	d.pollLast = time.Since(start)
+	d.pollMax = max(d.pollMax, d.pollLast)
+	if err == nil && len(samples) != len(sg.pts) {
+		err = fmt.Errorf("mapping: device %q: %d samples for %d points", d.name, len(samples), len(sg.pts))
+	}
+	if err != nil {
+		d.own.AddError(err)
+		d.fail(err)
+		return
+	}
+	d.recovered()
+	for i, s := range samples {
+		d.apply(sg.bs[i], s)
+	}
+}
+
+// apply posts one sample to b.
+func (d *device) apply(b *binding, s drivers.Sample) {
+	err := s.Err
+	if err == nil {
+		err = b.post(s.Value, s.Time)
+	}
+	if err != nil {
+		b.alarmed(drivers.AlarmFor(drivers.OpRead, err))
+	}
+}
+
+// doWrite performs a write request, retrying only writes that certainly
+// did not reach the device.
+func (d *device) doWrite(ctx context.Context, w *writeReq) error {
+	if d.needOpen {
+		return fmt.Errorf("mapping: write %s: device %q: %w (%w)", w.b.name, d.name, drivers.ErrDisconnected, drivers.ErrNotSent)
+	}
+	var err error
+	for range 2 {
+		wctx, cancel := context.WithTimeout(w.ctx, d.timeout)
+		stop := context.AfterFunc(ctx, cancel)
+		d.own.AddRequests(1)
+		err = d.dev.Write(wctx, w.b.pt, w.v)
+		stop()
+		cancel()
+		if err == nil || !drivers.Retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		d.own.AddError(err)
+		if isConnErr(err) {
+			d.fail(err)
+		}
+		return fmt.Errorf("mapping: write %s: %w", w.b.name, err)
+	}
+	return nil
+}
+
+// isConnErr reports whether err concerns the device rather than a point.
+func isConnErr(err error) bool {
+	return errors.Is(err, drivers.ErrDisconnected) || errors.Is(err, drivers.ErrClosed) || errors.Is(err, drivers.ErrTimeout)
+}
+
+// fail puts every PV of the device into the alarm of err, logs once on
+// entering the failure state, and schedules a reopen for lost
+// connections.
+func (d *device) fail(err error) {
+	d.failures++
+	if !d.failed {
+		d.failed = true
+		d.log.Warn("mapping: device failed", "err", err)
+	}
+	a := drivers.AlarmFor(drivers.OpRead, err)
+	for _, b := range d.all {
+		b.alarmed(a)
+	}
+	if _, ok := d.dev.(drivers.Opener); ok && (errors.Is(err, drivers.ErrDisconnected) || errors.Is(err, drivers.ErrClosed)) {
+		d.needOpen = true
+		d.own.SetConnected(false)
+		d.retryLater()
+	}
+}
+
+// recovered leaves the failure state, logging once with the count of
+// failures.
+func (d *device) recovered() {
+	if d.failed {
+		d.log.Info("mapping: device recovered", "failures", d.failures)
+		d.failed = false
+		d.failures = 0
+		d.delay = d.backoff
+		// Output-only PVs are not rescanned: clear their alarm now.
+		for _, b := range d.all {
+			if b.dir == DirOutput && !b.pt.Type().Access.CanRead() {
+				b.alarmed(dbr.Alarm{})
+			}
+		}
+	}
+}
+
+// startSub starts the I/O Intr subscription.
+func (d *device) startSub(ctx context.Context) {
+	sub, ok := d.dev.(drivers.Subscriber)
+	if !ok {
+		err := fmt.Errorf("mapping: device %q: %w: I/O Intr", d.name, drivers.ErrUnsupported)
+		for _, b := range d.intr {
+			b.alarmed(drivers.AlarmFor(drivers.OpRead, err))
+		}
+		return
+	}
+	byKey := map[string][]*binding{}
+	pts := make([]drivers.Point, 0, len(d.intr))
+	for _, b := range d.intr {
+		k := b.pt.String()
+		if byKey[k] == nil {
+			pts = append(pts, b.pt)
+		}
+		byKey[k] = append(byKey[k], b)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	d.subStop, d.subDone = cancel, done
+	go func() {
+		defer close(done)
+		err := sub.Subscribe(sctx, pts, func(s drivers.Sample) {
+			for _, b := range byKey[s.Point.String()] {
+				d.apply(b, s)
+			}
+		})
+		if sctx.Err() == nil {
+			d.subErr <- err
+		}
+	}()
+}
+
+// stopSub stops the subscription and waits for it.
+func (d *device) stopSub() {
+	if d.subDone == nil {
+		return
+	}
+	d.subStop()
+	<-d.subDone
+	d.subStop, d.subDone = nil, nil
+	select {
+	case err := <-d.subErr:
+		_ = err // the stopped subscription's last error: nobody needs it now
+	default:
+	}
+}
+
+// stats returns the device's counters.
+func (d *device) stats() drivers.Stats {
+	if r, ok := d.dev.(drivers.StatsReporter); ok {
+		return r.Stats()
+	}
+	return d.own.Stats()
+}
+
+// updateHealth publishes the health PVs.
+func (d *device) updateHealth() {
+	s := d.stats()
+	up := int32(0)
+	if !d.failed && !d.needOpen {
+		up = 1
+	}
+	h := d.health
+	_ = h.connected.Set(up)
+	_ = h.requests.Set(float64(s.Requests))
+	_ = h.errors.Set(float64(s.Errors))
+	if h.lastError.Value() != s.LastError {
+		_ = h.lastError.Set(s.LastError)
+	}
+	_ = h.lastException.Set(int32(s.LastException))
+	_ = h.pollLast.Set(d.pollLast.Seconds())
+	_ = h.pollMax.Set(d.pollMax.Seconds())
+	_ = h.overruns.Set(float64(d.overruns.Load()))
+}
+
+// health holds a device's health PVs.
+type health struct {
+	connected, lastException                      *ioc.PV[int32]
+	requests, errors, pollLast, pollMax, overruns *ioc.PV[float64]
+	lastError                                     *ioc.PV[string]
+}
+
+// newHealth declares the health PVs under prefix.
+func newHealth(g *ioc.Group, prefix string) *health {
+	ro := func(doc, units string) ioc.Spec[float64] {
+		return ioc.Spec[float64]{ReadOnly: true, Doc: doc, Units: units, Precision: 3}
+	}
+	return &health{
+		connected:     ioc.Long(g, prefix+"CONNECTED", ioc.Spec[int32]{ReadOnly: true, Doc: "device connected"}),
+		requests:      ioc.Double(g, prefix+"REQUESTS", ro("requests sent", "")),
+		errors:        ioc.Double(g, prefix+"ERRORS", ro("failed requests", "")),
+		lastError:     ioc.Char(g, prefix+"LAST_ERROR", ioc.Spec[string]{ReadOnly: true, MaxLength: 256, Doc: "last error"}),
+		lastException: ioc.Long(g, prefix+"LAST_EXCEPTION", ioc.Spec[int32]{ReadOnly: true, Doc: "last exception code"}),
+		pollLast:      ioc.Double(g, prefix+"POLL_LAST", ro("last poll duration", "s")),
+		pollMax:       ioc.Double(g, prefix+"POLL_MAX", ro("longest poll duration", "s")),
+		overruns:      ioc.Double(g, prefix+"OVERRUNS", ro("skipped scans", "")),
+	}
+}
