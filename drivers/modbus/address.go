@@ -1,7 +1,9 @@
-// Package modbus is the Modbus driver's pure core: addresses, data types
-// and their register encodings, write requests and the read planner. It
-// does no I/O, starts no goroutines and reads no clock; the transport
-// (goburrow) and the device live beside it and use it.
+// Package modbus is the Modbus driver: a drivers.Device (Device, New) over
+// github.com/goburrow/modbus with its own TCP and RTU-over-TCP transport
+// (StreamTransporter, which matches replies by transaction id), built on a
+// pure core: addresses, data types and their register encodings, write
+// requests and the read planner, which do no I/O, start no goroutines and
+// read no clock.
 //
 // # Addresses
 //
