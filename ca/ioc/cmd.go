@@ -260,3 +260,64 @@ func newSaver(cfg Config, log *slog.Logger, dir *Directory, names []string) (*au
 	}
 	return s, nil
 }
+
+// Command is a whole command-line IOC: caproto's ioc_arg_parser and run in
+// one call. Main parses the IOC flags, builds one group with the prefix
+// "$(P)" and the --macro definitions (P is the --prefix), and serves it
+// with Run until ctx is done:
+//
+//	func main() {
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//		defer stop()
+//		cmd := ioc.Command{Name: "thermo", Prefix: "THERMO:", Lookup: os.LookupEnv, Stdout: os.Stdout, Stderr: os.Stderr}
+//		if err := cmd.Main(ctx, os.Args[1:], declarePVs); err != nil {
+//			fmt.Fprintln(os.Stderr, err)
+//			os.Exit(1)
+//		}
+//	}
+type Command struct {
+	// Name is the command's name in usage messages.
+	Name string
+	// Prefix is the default of --prefix, and Macros of --macro.
+	Prefix, Macros string
+	// Lookup reads the EPICS_CAS_* environment (os.LookupEnv in a main).
+	Lookup func(string) (string, bool)
+	// Stdout receives --list-pvs, Stderr usage and the log; nil discards.
+	Stdout, Stderr io.Writer
+	// Listening, if not nil, gets the server once it listens (tests).
+	Listening func(*ca.Server)
+}
+
+// Main parses args, calls build to declare the PVs in the IOC's group
+// (with the parsed macros, for values other than names), and runs the IOC
+// until ctx is done. Errors from the flags, build, the group or the
+// server are returned; flag.ErrHelp for -h.
+func (c Command) Main(ctx context.Context, args []string, build func(g *Group, macros macro.Set) error) error {
+	stdout, stderr := c.Stdout, c.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags := NewFlags(fs, c.Prefix, c.Macros)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	macros, err := flags.MacroSet()
+	if err != nil {
+		return err
+	}
+	cfg, err := flags.Config(c.Lookup, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Listening = c.Listening
+	g := NewGroup("$(P)", macros)
+	if err := build(g, macros); err != nil {
+		return err
+	}
+	return Run(ctx, cfg, g)
+}

@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -25,6 +24,7 @@ import (
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
 	"github.com/cabridge/cabridge/ca/ioc"
+	"github.com/cabridge/cabridge/ca/macro"
 )
 
 func main() {
@@ -40,24 +40,11 @@ func main() {
 // run parses args, builds the motor and serves it until ctx is done.
 // listening, if not nil, gets the server once it listens.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer, listening func(*ca.Server)) error {
-	fs := flag.NewFlagSet("motor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := ioc.NewFlags(fs, "MOTOR:", "")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	macros, err := flags.MacroSet()
-	if err != nil {
-		return err
-	}
-	cfg, err := flags.Config(lookup, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	cfg.Listening = listening
-	g := ioc.NewGroup("$(P)", macros)
-	newMotor(g, motorConfig{Velocity: 1, Low: -100, High: 100, Tick: 10 * time.Millisecond})
-	return ioc.Run(ctx, cfg, g)
+	cmd := ioc.Command{Name: "motor", Prefix: "MOTOR:", Lookup: lookup, Stdout: stdout, Stderr: stderr, Listening: listening}
+	return cmd.Main(ctx, args, func(g *ioc.Group, _ macro.Set) error {
+		newMotor(g, motorConfig{Velocity: 1, Low: -100, High: 100, Tick: 10 * time.Millisecond})
+		return nil
+	})
 }
 
 // motorConfig holds the initial settings of a simulated motor.

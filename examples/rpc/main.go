@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/ioc"
+	"github.com/cabridge/cabridge/ca/macro"
 )
 
 func main() {
@@ -35,24 +35,11 @@ func main() {
 // run parses args, declares the functions and serves them until ctx is
 // done. listening, if not nil, gets the server once it listens.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer, listening func(*ca.Server)) error {
-	fs := flag.NewFlagSet("rpc", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := ioc.NewFlags(fs, "RPC:", "")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	macros, err := flags.MacroSet()
-	if err != nil {
-		return err
-	}
-	cfg, err := flags.Config(lookup, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	cfg.Listening = listening
-	g := ioc.NewGroup("$(P)", macros)
-	declareFunctions(g)
-	return ioc.Run(ctx, cfg, g)
+	cmd := ioc.Command{Name: "rpc", Prefix: "RPC:", Lookup: lookup, Stdout: stdout, Stderr: stderr, Listening: listening}
+	return cmd.Main(ctx, args, func(g *ioc.Group, _ macro.Set) error {
+		declareFunctions(g)
+		return nil
+	})
 }
 
 // declareFunctions declares ADD (A+B) and DIV (A/B) in g.

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -20,6 +19,7 @@ import (
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
 	"github.com/cabridge/cabridge/ca/ioc"
+	"github.com/cabridge/cabridge/ca/macro"
 )
 
 func main() {
@@ -35,32 +35,19 @@ func main() {
 // run parses args, builds the thermometer and serves it until ctx is
 // done. listening, if not nil, gets the server once it listens.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer, listening func(*ca.Server)) error {
-	fs := flag.NewFlagSet("thermometer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags := ioc.NewFlags(fs, "THERMO:", "")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	macros, err := flags.MacroSet()
-	if err != nil {
-		return err
-	}
-	cfg, err := flags.Config(lookup, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	cfg.Listening = listening
-	g := ioc.NewGroup("$(P)", macros)
-	period := time.Second
-	if s, ok := macros["PERIOD"]; ok {
-		sec, err := strconv.ParseFloat(s, 64)
-		if err != nil || sec <= 0 {
-			return fmt.Errorf("thermometer: PERIOD=%q: not a positive number of seconds", s)
+	cmd := ioc.Command{Name: "thermometer", Prefix: "THERMO:", Lookup: lookup, Stdout: stdout, Stderr: stderr, Listening: listening}
+	return cmd.Main(ctx, args, func(g *ioc.Group, macros macro.Set) error {
+		period := time.Second
+		if s, ok := macros["PERIOD"]; ok {
+			sec, err := strconv.ParseFloat(s, 64)
+			if err != nil || sec <= 0 {
+				return fmt.Errorf("thermometer: PERIOD=%q: not a positive number of seconds", s)
+			}
+			period = time.Duration(sec * float64(time.Second))
 		}
-		period = time.Duration(sec * float64(time.Second))
-	}
-	newThermometer(g, period)
-	return ioc.Run(ctx, cfg, g)
+		newThermometer(g, period)
+		return nil
+	})
 }
 
 // thermoLimits returns the thermometer's display and alarm limits in
