@@ -217,3 +217,33 @@ func FreePort(t testing.TB) int {
 	}
 	return p
 }
+
+// StartIOC runs an IOC command (the run function of a main package, which
+// takes its EPICS_CAS_* settings through lookup and reports its server
+// through listening) on 127.0.0.1 with a free port and no beacons, until
+// the test ends, and returns its server once it listens. The test fails
+// if run returns an error, before or after it listens.
+func StartIOC(t testing.TB, run func(ctx context.Context, lookup func(string) (string, bool), listening func(*ca.Server)) error) *ca.Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	env := map[string]string{"EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+		"EPICS_CAS_SERVER_PORT": strconv.Itoa(FreePort(t))}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	srvc := make(chan *ca.Server, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, lookup, func(s *ca.Server) { srvc <- s }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("catest: IOC: %v", err)
+		}
+	})
+	select {
+	case s := <-srvc:
+		return s
+	case err := <-done:
+		done <- err
+		t.Fatalf("catest: IOC did not start: %v", err)
+	}
+	return nil
+}

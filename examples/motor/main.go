@@ -153,16 +153,18 @@ func (m *motor) run(ctx context.Context) error {
 		waiters  []chan error
 	)
 	rb := m.pos.Readback
+	// finish ends the move: DMOV goes back to 1 before the pending puts
+	// complete, so a client whose put callback returned reads DMOV 1.
 	finish := func(err error) {
-		for _, w := range waiters {
-			w <- err
-		}
-		waiters = nil
 		if ticker != nil {
 			ticker.Stop()
 			ticker, tick = nil, nil
 		}
 		_ = m.dmov.Set(1)
+		for _, w := range waiters {
+			w <- err
+		}
+		waiters = nil
 	}
 	for {
 		select {

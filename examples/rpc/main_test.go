@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,34 +32,13 @@ func TestListPVs(t *testing.T) {
 	}
 }
 
-// startIOC runs the IOC with prefix on loopback until the test ends and
-// returns its server.
+// startIOC runs the IOC with prefix on loopback until the test ends
+// and returns its server.
 func startIOC(t *testing.T, prefix string) *ca.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	env := map[string]string{"EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1", "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
-		"EPICS_CAS_SERVER_PORT": strconv.Itoa(catest.FreePort(t))}
-	srvc := make(chan *ca.Server, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--prefix", prefix, "-q"},
-			func(k string) (string, bool) { v, ok := env[k]; return v, ok }, io.Discard, io.Discard,
-			func(s *ca.Server) { srvc <- s })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("IOC: %v", err)
-		}
+	return catest.StartIOC(t, func(ctx context.Context, lookup func(string) (string, bool), listening func(*ca.Server)) error {
+		return run(ctx, []string{"--prefix", prefix, "-q"}, lookup, io.Discard, io.Discard, listening)
 	})
-	select {
-	case s := <-srvc:
-		return s
-	case err := <-done:
-		done <- err
-		t.Fatalf("IOC did not start: %v", err)
-	}
-	return nil
 }
 
 // channels connects a new client of srv to names.
