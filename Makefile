@@ -32,7 +32,7 @@ endif
 	$(MAKE) fuzz-short
 
 test-go:
-	$(GO) test -race -timeout 15m $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 fuzz-short:
 	FUZZBUDGET=$(FUZZBUDGET) scripts/fuzz.sh short
