@@ -425,7 +425,10 @@ func TestRunRateLimit(t *testing.T) {
 			t.Errorf("%d writes for 10 s of steady changes with a 1 s interval, want 10 or 11 in all", n)
 		}
 
-		// No changes: no writes.
+		// No changes: no writes. The last steady change may still be
+		// waiting for its interval to end; let that write happen first.
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
 		before := fsys.writes()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
