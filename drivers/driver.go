@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/cabridge/cabridge/ca/dbr"
 )
 
 // Device is one configured connection to a piece of field hardware: a PLC
@@ -112,6 +114,10 @@ type Sample struct {
 	Value Value     // nil when Err is set
 	Time  time.Time // when the device sampled the value, or when it was read
 	Err   error     // a per-point failure; see AlarmFor
+	// Alarm is an alarm the device reported together with a good Value
+	// (an MQTT payload's severity, an instrument's out-of-range flag);
+	// nil means none. The PV's own alarm limits still apply on top.
+	Alarm *dbr.Alarm
 }
 
 // Params is what a Factory receives to construct one device.

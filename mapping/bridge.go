@@ -39,7 +39,7 @@ type binding struct {
 	scale   float64
 	offset  float64
 	linear  bool
-	post    func(v drivers.Value, ts time.Time) error // converts and stores a value, clearing the alarm
+	post    func(v drivers.Value, ts time.Time, a *dbr.Alarm) error // converts and stores a value with alarm a (nil: none)
 	alarmed func(a dbr.Alarm)                         // sets the alarm, keeping value and timestamp
 }
 
@@ -239,7 +239,7 @@ func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
 	}
 	pv := mk(g, b.name, sp)
 	var stamp atomic.Pointer[dbr.Timestamp]
-	b.post = func(raw drivers.Value, ts time.Time) error {
+	b.post = func(raw drivers.Value, ts time.Time, a *dbr.Alarm) error {
 		f, s, err := b.fromRaw(raw, isString)
 		if err != nil {
 			return err
@@ -250,7 +250,10 @@ func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
 		}
 		t := dbr.NewTimestamp(ts)
 		stamp.Store(&t)
-		return pv.Post(ca.Post[E]{Values: []E{v}, Alarm: &dbr.Alarm{}, Stamp: t})
+		if a == nil {
+			a = &dbr.Alarm{}
+		}
+		return pv.Post(ca.Post[E]{Values: []E{v}, Alarm: a, Stamp: t})
 	}
 	b.alarmed = func(a dbr.Alarm) {
 		var t dbr.Timestamp
@@ -469,7 +472,7 @@ func (d *device) scan(ctx context.Context, sg *scanGroup) {
 func (d *device) apply(b *binding, s drivers.Sample) {
 	err := s.Err
 	if err == nil {
-		err = b.post(s.Value, s.Time)
+		err = b.post(s.Value, s.Time, s.Alarm)
 	}
 	if err != nil {
 		b.alarmed(drivers.AlarmFor(drivers.OpRead, err))

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # One list for every interop peer; later issues append to it.
-PACKAGES="python3-pyepics socat python3-pymodbus python3-serial-asyncio mbpoll"
+PACKAGES="python3-pyepics socat python3-pymodbus python3-serial-asyncio mbpoll mosquitto mosquitto-clients"
 
 missing=""
 for p in $PACKAGES; do
