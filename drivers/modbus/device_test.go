@@ -295,10 +295,7 @@ func TestLateReplyMBAP(t *testing.T) {
 			t.Fatalf("read %d after the late reply: %v, %v", i, ss, err)
 		}
 	}
-	s.mu.Lock()
-	conns := len(s.conns)
-	s.mu.Unlock()
-	if conns != 1 {
+	if conns := s.Accepted(); conns != 1 {
 		t.Errorf("%d connections; the late reply should not force a reconnect", conns)
 	}
 }
@@ -376,6 +373,7 @@ func TestLateReplyRTUOverTCP(t *testing.T) {
 
 func TestRTUOverTCPReadWrite(t *testing.T) {
 	s := newTestServer(t, FramingRTU)
+	s.useUnit(17)
 	s.refuse(HoldingRegister, 9)
 	s.set(Coil, 7, 1)
 	d := newTestDevice(t, s, `, "unit_id": 17`)
