@@ -128,3 +128,49 @@ func (a Access) String() string {
 	}
 	return "none"
 }
+
+// Spanner is implemented by points that occupy a range of a device's
+// address space (Modbus registers and coils), so that the mapping layer
+// can report bindings that overlap by mistake.
+type Spanner interface {
+	// Span returns the addresses the point occupies.
+	Span() Span
+}
+
+// Span is a range of a device's address space.
+type Span struct {
+	// Space names the address space ("hr", "coil"); ranges of different
+	// spaces never overlap.
+	Space string
+	// Start is the first address and Count the number of addresses.
+	Start, Count int
+	// Bit is the bit of a one-word span that the point uses, or -1 when
+	// it uses whole words. Different bits of one word do not overlap.
+	Bit int
+}
+
+// Overlaps reports whether s and o share an address (or, for bit spans
+// of the same word, the same bit). A bit span never conflicts with a
+// whole-word span of the same word: reading a status word and one of its
+// bits is common and harmless.
+func (s Span) Overlaps(o Span) bool {
+	if s.Space != o.Space || s.Start >= o.Start+o.Count || o.Start >= s.Start+s.Count {
+		return false
+	}
+	if s.Bit >= 0 || o.Bit >= 0 {
+		return s.Bit == o.Bit
+	}
+	return true
+}
+
+// String formats s as "hr:100..101", "hr:7" or "hr:7.3".
+func (s Span) String() string {
+	out := fmt.Sprintf("%s:%d", s.Space, s.Start)
+	if s.Count > 1 {
+		out += fmt.Sprintf("..%d", s.Start+s.Count-1)
+	}
+	if s.Bit >= 0 {
+		out += fmt.Sprintf(".%d", s.Bit)
+	}
+	return out
+}

@@ -1,12 +1,15 @@
 package mapping
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
 	"github.com/cabridge/cabridge/ca/ioc"
+	"github.com/cabridge/cabridge/ca/record"
 	"github.com/cabridge/cabridge/drivers"
 )
 
@@ -33,14 +37,15 @@ type Bridge struct {
 
 // binding is one PV bound to one point.
 type binding struct {
-	name    string
-	dir     string
-	pt      drivers.Point
-	scale   float64
-	offset  float64
-	linear  bool
-	post    func(v drivers.Value, ts time.Time, a *dbr.Alarm) error // converts and stores a value with alarm a (nil: none)
-	alarmed func(a dbr.Alarm)                         // sets the alarm, keeping value and timestamp
+	name     string
+	dir      string
+	pt       drivers.Point
+	scale    float64
+	offset   float64
+	linear   bool
+	readBack bool                                                    // read the point after each write
+	post     func(v drivers.Value, ts time.Time, a *dbr.Alarm) error // converts and stores a value with alarm a (nil: none)
+	alarmed  func(a dbr.Alarm)                                       // sets the alarm, keeping value and timestamp
 }
 
 // scanGroup is the points of one device scanned with one period.
@@ -56,7 +61,14 @@ type writeReq struct {
 	ctx  context.Context //nolint:containedctx // the put's context, carried to the device goroutine
 	b    *binding
 	v    drivers.Value
-	done chan error // capacity 1
+	done chan writeResult // capacity 1
+}
+
+// writeResult is the outcome of a writeReq: the error, and what the
+// device holds after the write when the binding reads back.
+type writeResult struct {
+	err  error
+	back drivers.Value
 }
 
 // device is the runtime state of one device.
@@ -116,24 +128,23 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 			maxBack: orDefault(dc.MaxBackoff, DefaultMaxBackoff),
 			writes:  make(chan *writeReq), ticks: make(chan *scanGroup), subErr: make(chan error, 1),
 		}
-		prefix := dc.HealthPrefix
-		if prefix == "" {
-			prefix = "cabridge:" + dc.Name + ":"
-		}
+		prefix, _ := cfg.healthPrefix(dc) // validated
 		d.health = newHealth(g, prefix)
 		byName[dc.Name] = d
 		br.devs = append(br.devs, d)
 	}
-	for _, pc := range cfg.PVs {
+	var es errs
+	for i, pc := range cfg.PVs {
 		name, _ := cfg.pvName(pc) // validated
 		d := byName[pc.Binding.Device]
 		pt, _ := d.dev.ParsePoint(pc.Binding.PointSpec())
-		dir := pc.Direction
-		if dir == "" {
-			dir = DirInput
+		dir := pc.direction()
+		b := &binding{name: name, dir: dir, pt: pt, scale: pc.Binding.scale(), offset: pc.Binding.Offset,
+			linear: pc.Binding.linear(), readBack: pc.ReadAfterWrite && pt.Type().Access.CanRead()}
+		rec := declarePV(g, d, b, pc, pvType(pc, pt.Type()))
+		if err := setFields(rec, pc.severities()); err != nil {
+			es.add(fmt.Sprintf("pvs[%d]", i), name, strings.ToLower(err.field), "", "%v", err.err)
 		}
-		b := &binding{name: name, dir: dir, pt: pt, scale: pc.Binding.scale(), offset: pc.Binding.Offset, linear: pc.Binding.linear()}
-		declarePV(g, d, b, pc, pvType(pc.Type, pt.Type()))
 		d.all = append(d.all, b)
 		if dir == DirOutput {
 			if pt.Type().Access.CanRead() {
@@ -160,7 +171,34 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 	if err := g.Err(); err != nil {
 		return nil, err
 	}
+	if len(es) > 0 {
+		return nil, errors.Join(es...)
+	}
 	return br, nil
+}
+
+// fieldError is a record field that could not be set.
+type fieldError struct {
+	field string
+	err   error
+}
+
+// setFields puts the record fields of fs (by field name) into rec, which
+// may be nil (a plain PV: then fs must be empty).
+func setFields(rec *record.Record, fs map[string]string) *fieldError {
+	for _, name := range slices.Sorted(maps.Keys(fs)) {
+		if rec == nil {
+			return &fieldError{name, errors.New("needs a record (record: none has no fields)")}
+		}
+		pv, err := rec.Field(name, false)
+		if err != nil {
+			return &fieldError{name, err}
+		}
+		if err := pv.Put(context.Background(), dbr.Strings{fs[name]}); err != nil {
+			return &fieldError{name, fmt.Errorf("%q: %w", fs[name], err)}
+		}
+	}
+	return nil
 }
 
 // orDefault returns d, or def when d is 0.
@@ -171,22 +209,22 @@ func orDefault(d drivers.Duration, def time.Duration) time.Duration {
 	return time.Duration(d)
 }
 
-// declarePV declares the PV of b in g as typ and sets b's hooks.
-func declarePV(g *ioc.Group, d *device, b *binding, pc PVConfig, typ string) {
+// declarePV declares the PV of b in g as typ, sets b's hooks and
+// returns the PV's record (nil for a plain PV).
+func declarePV(g *ioc.Group, d *device, b *binding, pc PVConfig, typ string) *record.Record {
 	switch typ {
-	case "double":
-		declare(g, d, b, pc, ioc.Double, fromFloat[float64], toFloat[float64])
 	case "float":
-		declare(g, d, b, pc, ioc.Float, fromFloat[float32], toFloat[float32])
+		return declare(g, d, b, pc, ioc.Float, fromFloat[float32], toFloat[float32])
 	case "long":
-		declare(g, d, b, pc, ioc.Long, fromInt[int32](math.MinInt32, math.MaxInt32), toFloat[int32])
+		return declare(g, d, b, pc, ioc.Long, fromInt[int32](math.MinInt32, math.MaxInt32), toFloat[int32])
 	case "short":
-		declare(g, d, b, pc, ioc.Short, fromInt[int16](math.MinInt16, math.MaxInt16), toFloat[int16])
+		return declare(g, d, b, pc, ioc.Short, fromInt[int16](math.MinInt16, math.MaxInt16), toFloat[int16])
 	case "enum":
-		declare(g, d, b, pc, ioc.Enum, fromInt[uint16](0, math.MaxUint16), toFloat[uint16])
+		return declare(g, d, b, pc, ioc.Enum, fromInt[uint16](0, math.MaxUint16), toFloat[uint16])
 	case "string":
-		declare(g, d, b, pc, ioc.String, fromString, toString)
+		return declare(g, d, b, pc, ioc.String, fromString, toString)
 	}
+	return declare(g, d, b, pc, ioc.Double, fromFloat[float64], toFloat[float64])
 }
 
 // fromFloat converts a PV-side float to E.
@@ -197,7 +235,7 @@ func fromInt[E int16 | int32 | uint16](lo, hi float64) func(float64, string) (E,
 	return func(f float64, _ string) (E, error) {
 		r := math.Round(f)
 		if math.IsNaN(r) || r < lo || r > hi {
-			return 0, fmt.Errorf("mapping: %w: %g out of range", drivers.ErrBadValue, f)
+			return 0, fmt.Errorf("mapping: %w: %g out of range %g..%g", drivers.ErrBadValue, f, lo, hi)
 		}
 		return E(r), nil
 	}
@@ -212,92 +250,150 @@ func toFloat[E float32 | float64 | int16 | int32 | uint16](v E) (float64, string
 func fromString(_ float64, s string) (string, error) { return s, nil }
 func toString(v string) (float64, string)            { return 0, v }
 
-// declare declares one PV of element type E with the constructor mk.
+// declare declares one PV of element type E with the constructor mk and
+// returns its record (nil for a plain PV).
 func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
 	mk func(*ioc.Group, string, ioc.Spec[E]) *ioc.PV[E],
-	from func(float64, string) (E, error), to func(E) (float64, string)) {
-	isString := b.pt.Type().Kind == drivers.KindString
+	from func(float64, string) (E, error), to func(E) (float64, string)) *record.Record {
+	t := b.pt.Type()
+	isString := t.Kind == drivers.KindString
+	rtyp := pc.Record
+	switch rtyp {
+	case "":
+		rtyp = ioc.AutoRecord
+	case RecordNone:
+		rtyp = ""
+	}
 	sp := ioc.Spec[E]{
-		ReadOnly: b.dir == DirInput, Doc: pc.Desc, Units: pc.EGU, Precision: pc.Prec,
-		Limits: dbr.Limits{DisplayHigh: pc.HOPR, DisplayLow: pc.LOPR, AlarmHigh: pc.HIHI, WarningHigh: pc.HIGH,
-			WarningLow: pc.LOW, AlarmLow: pc.LOLO, ControlHigh: pc.DRVH, ControlLow: pc.DRVL},
-		EnumStrings: pc.EnumStrings, ValueDeadband: pc.MDEL, ArchiveDeadband: pc.ADEL, Record: pc.Record,
+		ReadOnly: b.dir == DirInput, Doc: pc.Desc, Units: pc.EGU, Precision: pc.Prec, Limits: pc.limits(),
+		EnumStrings: pc.EnumStrings, ValueDeadband: pc.MDEL, ArchiveDeadband: pc.ADEL, Record: rtyp,
+	}
+	if t.Len > 1 {
+		sp.MaxLength = t.Len
+		sp.Values = make([]E, t.Len)
+	}
+	// toE converts device values to PV elements; fromE the other way.
+	toE := func(raw drivers.Value) ([]E, error) {
+		fs, ss, err := b.fromRaw(raw, isString)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]E, max(len(fs), len(ss)))
+		for i := range out {
+			var f float64
+			var s string
+			if isString {
+				s = ss[i]
+			} else {
+				f = fs[i]
+			}
+			if out[i], err = from(f, s); err != nil {
+				return nil, fmt.Errorf("mapping: %s: element %d: %w", b.name, i, err)
+			}
+		}
+		return out, nil
+	}
+	put := func(ctx context.Context, vs []E) ([]E, error) {
+		fs := make([]float64, len(vs))
+		ss := make([]string, len(vs))
+		for i, v := range vs {
+			fs[i], ss[i] = to(v)
+		}
+		raw, err := b.toRaw(fs, ss, isString)
+		var back drivers.Value
+		if err == nil {
+			back, err = d.write(ctx, b, raw)
+		}
+		if err != nil {
+			b.alarmed(drivers.AlarmFor(drivers.OpWrite, err))
+			return vs, err
+		}
+		if back != nil {
+			if got, err := toE(back); err == nil && len(got) == len(vs) {
+				vs = got
+			}
+		}
+		b.alarmed(dbr.Alarm{})
+		return vs, nil
 	}
 	if b.dir != DirInput {
-		sp.Put = func(ctx context.Context, _ *ioc.PV[E], v E) (E, error) {
-			f, s := to(v)
-			raw, err := b.toRaw(f, s, isString)
-			if err == nil {
-				err = d.write(ctx, b, raw)
+		if t.Len > 1 {
+			sp.PutArray = func(ctx context.Context, _ *ioc.PV[E], vs []E) ([]E, error) { return put(ctx, vs) }
+		} else {
+			sp.Put = func(ctx context.Context, _ *ioc.PV[E], v E) (E, error) {
+				vs, err := put(ctx, []E{v})
+				return vs[0], err
 			}
-			if err != nil {
-				b.alarmed(drivers.AlarmFor(drivers.OpWrite, err))
-				return v, err
-			}
-			return v, nil
 		}
 	}
 	pv := mk(g, b.name, sp)
 	var stamp atomic.Pointer[dbr.Timestamp]
 	b.post = func(raw drivers.Value, ts time.Time, a *dbr.Alarm) error {
-		f, s, err := b.fromRaw(raw, isString)
+		vs, err := toE(raw)
 		if err != nil {
 			return err
 		}
-		v, err := from(f, s)
-		if err != nil {
-			return err
+		if t.Len > 1 && len(vs) > t.Len {
+			vs = vs[:t.Len]
 		}
-		t := dbr.NewTimestamp(ts)
-		stamp.Store(&t)
+		st := dbr.NewTimestamp(ts)
+		stamp.Store(&st)
 		if a == nil {
 			a = &dbr.Alarm{}
 		}
-		return pv.Post(ca.Post[E]{Values: []E{v}, Alarm: a, Stamp: t})
+		return pv.Post(ca.Post[E]{Values: vs, Alarm: a, Stamp: st})
 	}
 	b.alarmed = func(a dbr.Alarm) {
-		var t dbr.Timestamp
+		var st dbr.Timestamp
 		if p := stamp.Load(); p != nil {
-			t = *p
+			st = *p
 		} else {
-			t = pv.Snapshot().Meta.Stamp
+			st = pv.Snapshot().Meta.Stamp
 		}
-		_ = pv.Post(ca.Post[E]{Alarm: &a, Stamp: t})
+		_ = pv.Post(ca.Post[E]{Alarm: &a, Stamp: st})
 	}
+	return pv.Record()
 }
 
-// fromRaw converts a device value to a PV-side float or string, applying
+// fromRaw converts a device value to PV-side floats or strings, applying
 // the linear conversion.
-func (b *binding) fromRaw(raw drivers.Value, isString bool) (float64, string, error) {
+func (b *binding) fromRaw(raw drivers.Value, isString bool) ([]float64, []string, error) {
 	if isString {
 		v, err := drivers.Convert(raw, drivers.KindString)
-		if err != nil || v.Len() != 1 {
-			return 0, "", fmt.Errorf("mapping: %s: bad string value: %w", b.name, err)
+		if err != nil || v.Len() < 1 {
+			return nil, nil, fmt.Errorf("mapping: %s: bad string value: %w", b.name, err)
 		}
-		return 0, v.(drivers.Strings)[0], nil
+		return nil, v.(drivers.Strings), nil
 	}
 	v, err := drivers.Convert(raw, drivers.KindFloat)
-	if err != nil || v.Len() != 1 {
-		return 0, "", fmt.Errorf("mapping: %s: bad value %v: %w", b.name, raw, err)
+	if err != nil || v.Len() < 1 {
+		return nil, nil, fmt.Errorf("mapping: %s: bad value %v: %w", b.name, raw, err)
 	}
-	f := v.(drivers.Floats)[0]
+	fs := v.(drivers.Floats)
 	if b.linear {
-		f = f*b.scale + b.offset
+		out := make([]float64, len(fs))
+		for i, f := range fs {
+			out[i] = f*b.scale + b.offset
+		}
+		fs = out
 	}
-	return f, "", nil
+	return fs, nil, nil
 }
 
-// toRaw converts a PV-side value to a device value of the point's kind,
+// toRaw converts PV-side values to a device value of the point's kind,
 // inverting the linear conversion.
-func (b *binding) toRaw(f float64, s string, isString bool) (drivers.Value, error) {
-	k := b.pt.Type().Kind
+func (b *binding) toRaw(fs []float64, ss []string, isString bool) (drivers.Value, error) {
 	if isString {
-		return drivers.Strings{s}, nil
+		return drivers.Strings(ss), nil
 	}
 	if b.linear {
-		f = (f - b.offset) / b.scale
+		out := make([]float64, len(fs))
+		for i, f := range fs {
+			out[i] = (f - b.offset) / b.scale
+		}
+		fs = out
 	}
-	v, err := drivers.Convert(drivers.Floats{f}, k)
+	v, err := drivers.Convert(drivers.Floats(fs), b.pt.Type().Kind)
 	if err != nil {
 		return nil, fmt.Errorf("mapping: %s: %w", b.name, err)
 	}
@@ -306,14 +402,15 @@ func (b *binding) toRaw(f float64, s string, isString bool) (drivers.Value, erro
 
 // write hands v to the device goroutine and waits for the device to
 // confirm it.
-func (d *device) write(ctx context.Context, b *binding, v drivers.Value) error {
-	req := &writeReq{ctx: ctx, b: b, v: v, done: make(chan error, 1)}
+func (d *device) write(ctx context.Context, b *binding, v drivers.Value) (back drivers.Value, err error) {
+	req := &writeReq{ctx: ctx, b: b, v: v, done: make(chan writeResult, 1)}
 	select {
 	case d.writes <- req:
 	case <-ctx.Done():
-		return fmt.Errorf("mapping: %s: %w", b.name, ctx.Err())
+		return nil, fmt.Errorf("mapping: %s: %w", b.name, ctx.Err())
 	}
-	return <-req.done
+	r := <-req.done
+	return r.back, r.err
 }
 
 // Run serves the devices until ctx is done: it starts one goroutine per
@@ -371,6 +468,13 @@ func (d *device) run(ctx context.Context) {
 	defer d.stopSub()
 	for {
 		d.updateHealth()
+		// Writes go ahead of scans that are already due.
+		select {
+		case w := <-d.writes:
+			w.done <- d.doWrite(ctx, w)
+			continue
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -480,10 +584,11 @@ func (d *device) apply(b *binding, s drivers.Sample) {
 }
 
 // doWrite performs a write request, retrying only writes that certainly
-// did not reach the device.
-func (d *device) doWrite(ctx context.Context, w *writeReq) error {
+// did not reach the device, and reads the point back when the binding
+// asks for it.
+func (d *device) doWrite(ctx context.Context, w *writeReq) writeResult {
 	if d.needOpen {
-		return fmt.Errorf("mapping: write %s: device %q: %w (%w)", w.b.name, d.name, drivers.ErrDisconnected, drivers.ErrNotSent)
+		return writeResult{err: fmt.Errorf("mapping: write %s: device %q: %w (%w)", w.b.name, d.name, drivers.ErrDisconnected, drivers.ErrNotSent)}
 	}
 	var err error
 	for range 2 {
@@ -502,9 +607,32 @@ func (d *device) doWrite(ctx context.Context, w *writeReq) error {
 		if isConnErr(err) {
 			d.fail(err)
 		}
-		return fmt.Errorf("mapping: write %s: %w", w.b.name, err)
+		return writeResult{err: fmt.Errorf("mapping: write %s: %w", w.b.name, err)}
 	}
-	return nil
+	if !w.b.readBack {
+		return writeResult{}
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	d.own.AddRequests(1)
+	ss, rerr := d.dev.Read(rctx, []drivers.Point{w.b.pt})
+	if rerr == nil && len(ss) == 1 && ss[0].Err == nil {
+		return writeResult{back: ss[0].Value}
+	}
+	// The write was confirmed; a failed read-back only costs the PV its
+	// device value until the next scan.
+	d.own.AddError(cmp.Or(rerr, sampleErr(ss)))
+	d.log.Warn("mapping: read-back after write failed", "pv", w.b.name, "err", cmp.Or(rerr, sampleErr(ss)))
+	return writeResult{}
+}
+
+// sampleErr returns the error of the first sample, or one saying that
+// there is none.
+func sampleErr(ss []drivers.Sample) error {
+	if len(ss) == 0 {
+		return errors.New("mapping: no sample")
+	}
+	return ss[0].Err
 }
 
 // isConnErr reports whether err concerns the device rather than a point.

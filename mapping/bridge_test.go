@@ -29,7 +29,7 @@ type fixture struct {
 
 func testConfig() *Config {
 	return &Config{
-		Macros:  map[string]string{"P": "T:"},
+		Macros:  "P=T:",
 		Devices: []DeviceConfig{{Name: "dev", Driver: "fake", Backoff: drivers.Duration(time.Second), MaxBackoff: drivers.Duration(4 * time.Second)}},
 		PVs: []PVConfig{
 			{Name: "$(P)TEMP", EGU: "degC", Prec: 2, Scan: "1s", Binding: Binding{Device: "dev", Address: "t1", Scale: ptr(2.0), Offset: 1}},
@@ -307,11 +307,11 @@ func TestValidate(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{
-		`pvs[1] "A": name: duplicate PV name (also pvs[0])`,
+		`pvs[1] "A": name: duplicate PV name (also pvs[0]; PV names must be unique)`,
 		`pvs[2] "B": binding.device: unknown device "nope"`,
 		`pvs[3] "C": binding: `,
-		`pvs[4] "D": direction output: point`,
-		`pvs[5] "E": type string: point`,
+		`pvs[4] "D": direction: output: point float64[1] r cannot be written`,
+		`pvs[5] "E": type: string: point float64[1] rw is not a string`,
 		`pvs[6] "F": scan: "soon"`,
 		`pvs[6] "F": direction: "sideways"`,
 		`pvs[7] "$(X)": name:`,
