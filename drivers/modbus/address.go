@@ -45,6 +45,44 @@
 // NewPlan coalesces the points a device reads in one scan period into the
 // fewest read requests the protocol limits allow, and Plan.Failed learns
 // from Modbus exceptions so that a bad address costs only its own points.
+//
+// # Connections
+//
+// The package-level New (and NewDevice) gives each device a connection of
+// its own. A Driver, owned by the daemon, builds devices that share
+// connections: all devices whose configs name the same transport and
+// address (units behind one TCP gateway, or units on one RS-485 bus, one
+// serial device) use one connection, ref-counted, closed with the last
+// device. Devices on one link must agree on its settings (transport,
+// baud rate, data bits, parity, stop bits, and the timeout for serial
+// lines); Driver.New reports a *drivers.ConfigError otherwise.
+//
+// On a connection one request is in flight at a time, and units take
+// turns request by request in the order they asked, so a coalesced read
+// of many blocks does not hold the link for the whole read. Modbus TCP
+// replies are matched by a transaction id the connection assigns itself,
+// so a late reply (of a unit that timed out) is dropped and never taken
+// for another unit's; with RTU framing a timeout drops the connection
+// instead, since RTU frames carry no transaction id.
+//
+// A unit of a Driver that times out fails fast: until its next probe time
+// its requests return at once with an error wrapping drivers.ErrTimeout
+// and drivers.ErrNotSent ("unit 3 not answering since 15:04:05.000 (2
+// timeouts); next probe at 15:04:05.600"). The wait doubles from
+// Driver.ProbeBackoff up to Driver.MaxProbeBackoff and an answer (a reply
+// or a Modbus exception) resets it, so a dead unit costs the others at
+// most one timeout per back-off period.
+//
+// When a shared connection breaks, the request in flight fails with
+// drivers.ErrDisconnected and the next request of any device on the link
+// dials again: every device transparently uses the new connection. Open
+// of a shared device connects the link unless it is up and never drops
+// a working connection under the other devices.
+//
+// # Testing
+//
+// Package modbustest has an in-process Modbus server (Modbus TCP or RTU
+// over TCP, several units, fault injection) for tests and benchmarks.
 package modbus
 
 import (

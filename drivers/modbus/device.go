@@ -23,30 +23,46 @@ const maxPlans = 16
 type link interface {
 	// Connect connects unless connected.
 	Connect(ctx context.Context) error
-	// Begin prepares one request bounded by ctx; end must be called after.
-	Begin(ctx context.Context) (end func(), err error)
+	// Begin prepares one request bounded by ctx and timeout (<= 0: the
+	// link's own); end must be called after.
+	Begin(ctx context.Context, timeout time.Duration) (end func(), err error)
 	// Connected reports whether there is a connection.
 	Connected() bool
 	// Close closes the connection.
 	Close() error
 }
 
-// Device is a Modbus device (one unit id behind one connection): a
+// Device is a Modbus device (one unit id behind a connection): a
 // drivers.Device, drivers.Opener and drivers.StatsReporter. Build it
-// with New.
+// with New (a connection of its own) or Driver.New (a connection shared
+// with the other devices of the same address).
 type Device struct {
-	name string
-	log  *slog.Logger
-	lim  Limits
-	wopt WriteOptions
+	name    string
+	log     *slog.Logger
+	lim     Limits
+	wopt    WriteOptions
+	unit    byte
+	timeout time.Duration
+	conn    *conn
+	client  gmb.Client
+	drv     *Driver // nil for a device of its own connection
 
 	stats drivers.Counters
 
-	mu     sync.Mutex // one request in flight; guards the fields below
-	link   link
-	client gmb.Client
+	mu     sync.Mutex // one call at a time; guards the fields below
 	closed bool
 	plans  []*planEntry
+	probe  probe
+}
+
+// probe is the fail-fast state of a unit that does not answer.
+type probe struct {
+	on       bool          // fail fast after timeouts (devices of a Driver)
+	min, max time.Duration // back-off bounds
+	since    time.Time     // first timeout of the outage; zero when answering
+	misses   int           // timeouts in the outage
+	wait     time.Duration // current back-off
+	next     time.Time     // no request before this time
 }
 
 // planEntry is the memoised read plan of one set of points.
@@ -75,7 +91,7 @@ func New(p drivers.Params) (drivers.Device, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return NewDevice(p.Name, c, p.Logger)
+	return newDevice(p.Name, c, p.Logger, newConn(c, false)), nil
 }
 
 // NewDevice builds an unconnected Device from a config, which it
@@ -84,24 +100,16 @@ func NewDevice(name string, c Config, logger *slog.Logger) (*Device, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Device{name: name, log: drivers.DiscardLogger(logger), lim: c.limits(), wopt: c.writeOptions()}
+	return newDevice(name, c, logger, newConn(c, false)), nil
+}
+
+// newDevice builds a device of a valid config on cn.
+func newDevice(name string, c Config, logger *slog.Logger, cn *conn) *Device {
 	unit := c.unitID()
-	switch c.transport() {
-	case TransportTCP:
-		pk := gmb.NewTCPClientHandler(c.Address)
-		pk.SlaveId = unit
-		st := NewStreamTransporter(c.Address, FramingMBAP, c.timeout())
-		d.link, d.client = st, gmb.NewClient2(pk, st)
-	case TransportRTUOverTCP:
-		pk := gmb.NewRTUClientHandler("")
-		pk.SlaveId = unit
-		st := NewStreamTransporter(c.Address, FramingRTU, c.timeout())
-		d.link, d.client = st, gmb.NewClient2(pk, st)
-	case TransportRTU, TransportASCII:
-		sl := newSerialLink(c)
-		d.link, d.client = sl, sl.client
+	return &Device{
+		name: name, log: drivers.DiscardLogger(logger), lim: c.limits(), wopt: c.writeOptions(),
+		unit: unit, timeout: c.timeout(), conn: cn, client: cn.client(unit),
 	}
-	return d, nil
 }
 
 // ParsePoint parses a binding: Address, Type, Order, Bit and Len as
@@ -149,7 +157,10 @@ func (p *driverPoint) String() string { return p.p.String() }
 // Type returns the point's drivers.Type.
 func (p *driverPoint) Type() drivers.Type { return p.typ }
 
-// Open connects, discarding any old connection first.
+// Open connects. A device of its own connection (New) discards any old
+// connection first; a device of a Driver connects the shared link
+// unless it is connected, so that it never breaks the other devices'
+// requests.
 func (d *Device) Open(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("modbus: %s: open: %w", d.name, err)
@@ -159,8 +170,17 @@ func (d *Device) Open(ctx context.Context) error {
 	if d.closed {
 		return fmt.Errorf("modbus: %s: open: %w", d.name, drivers.ErrClosed)
 	}
-	_ = d.link.Close()
-	if err := d.link.Connect(ctx); err != nil {
+	release, err := d.takeTurn(ctx)
+	if err != nil {
+		err = fmt.Errorf("modbus: %s: open: %w", d.name, err)
+		d.stats.AddError(err)
+		return err
+	}
+	defer release()
+	if !d.conn.shared {
+		_ = d.conn.link.Close()
+	}
+	if err := d.conn.link.Connect(ctx); err != nil {
 		err = fmt.Errorf("modbus: %s: open: %w", d.name, err)
 		d.stats.AddError(err)
 		d.stats.SetConnected(false)
@@ -179,7 +199,10 @@ func (d *Device) Close() error {
 	}
 	d.closed = true
 	d.stats.SetConnected(false)
-	return d.link.Close()
+	if d.drv != nil {
+		return d.drv.release(d.conn)
+	}
+	return d.conn.close()
 }
 
 // Stats returns the device's counters.
@@ -343,7 +366,24 @@ func (d *Device) readBlock(ctx context.Context, b Block) ([]byte, error) {
 // do runs one exchange (one or more requests) bounded by ctx and counts
 // it, classifying its error.
 func (d *Device) do(ctx context.Context, what string, f func(gmb.Client) error) error {
-	end, err := d.link.Begin(ctx)
+	if p := &d.probe; p.on && !p.next.IsZero() {
+		if now := time.Now(); now.Before(p.next) {
+			err := fmt.Errorf("modbus: %s: %s: unit %d not answering since %s (%d timeouts); next probe at %s (in %s): %w: %w",
+				d.name, what, d.unit, p.since.Format("15:04:05.000"), p.misses, p.next.Format("15:04:05.000"),
+				p.next.Sub(now).Round(time.Millisecond), drivers.ErrTimeout, drivers.ErrNotSent)
+			d.stats.AddError(err)
+			return err
+		}
+	}
+	release, err := d.takeTurn(ctx)
+	if err != nil {
+		err = fmt.Errorf("modbus: %s: %s: %w", d.name, what, err)
+		d.stats.AddError(err)
+		return err
+	}
+	defer release()
+	link := d.conn.link
+	end, err := link.Begin(ctx, d.timeout)
 	defer end()
 	if err == nil {
 		d.stats.AddRequests(1)
@@ -353,8 +393,10 @@ func (d *Device) do(ctx context.Context, what string, f func(gmb.Client) error) 
 	switch {
 	case err == nil:
 		d.stats.SetConnected(true)
+		d.answered()
 		return nil
 	case errors.As(err, &me):
+		d.answered()
 		return err
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		err = fmt.Errorf("modbus: %s: %s: %w: %w (%s)", d.name, what, drivers.ErrTimeout, ctx.Err(), err.Error())
@@ -362,19 +404,70 @@ func (d *Device) do(ctx context.Context, what string, f func(gmb.Client) error) 
 		err = fmt.Errorf("modbus: %s: %s: %w (%s)", d.name, what, ctx.Err(), err.Error())
 	case errors.Is(err, serial.ErrTimeout):
 		// A late reply on the line could be taken for the next one.
-		_ = d.link.Close()
+		_ = link.Close()
 		err = fmt.Errorf("modbus: %s: %s: %w: %w", d.name, what, drivers.ErrTimeout, err)
 	case errors.Is(err, drivers.ErrTimeout), errors.Is(err, drivers.ErrDisconnected):
 		err = fmt.Errorf("modbus: %s: %s: %w", d.name, what, err)
 	default:
 		// goburrow's checks of a reply (size, count, echo) failed: the
 		// device or the line is confused; drop the connection.
-		_ = d.link.Close()
+		_ = link.Close()
 		err = fmt.Errorf("modbus: %s: %s: %w: %w", d.name, what, drivers.ErrDisconnected, err)
 	}
+	if errors.Is(err, drivers.ErrTimeout) {
+		d.missed()
+	}
 	d.stats.AddError(err)
-	d.stats.SetConnected(d.link.Connected())
+	d.stats.SetConnected(link.Connected())
 	return err
+}
+
+// takeTurn waits for the connection's turn, in order, or for ctx; the
+// returned release ends the turn.
+func (d *Device) takeTurn(ctx context.Context) (release func(), err error) {
+	select {
+	case d.conn.turn <- struct{}{}:
+		return func() { <-d.conn.turn }, nil
+	default:
+	}
+	select {
+	case d.conn.turn <- struct{}{}:
+		return func() { <-d.conn.turn }, nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("waiting for the link %s: %w: %w: %w", d.conn.key, drivers.ErrTimeout, drivers.ErrNotSent, ctx.Err())
+		}
+		return nil, fmt.Errorf("waiting for the link %s: %w: %w", d.conn.key, drivers.ErrNotSent, ctx.Err())
+	}
+}
+
+// answered notes that the unit answered, ending an outage.
+func (d *Device) answered() {
+	p := &d.probe
+	if p.since.IsZero() {
+		return
+	}
+	d.log.Info("modbus: unit answers again", "device", d.name, "unit", d.unit,
+		"down", time.Since(p.since).Round(time.Millisecond), "timeouts", p.misses)
+	p.since, p.misses, p.wait, p.next = time.Time{}, 0, 0, time.Time{}
+}
+
+// missed notes a timeout of the unit and, for devices of a Driver, sets
+// the next probe time with an exponential back-off.
+func (d *Device) missed() {
+	p := &d.probe
+	if !p.on {
+		return
+	}
+	now := time.Now()
+	if p.since.IsZero() {
+		p.since, p.wait = now, p.min
+		d.log.Warn("modbus: unit not answering; failing fast until it is probed again", "device", d.name, "unit", d.unit, "probe_in", p.wait)
+	} else {
+		p.wait = min(2*p.wait, p.max)
+	}
+	p.misses++
+	p.next = now.Add(p.wait)
 }
 
 // Write writes v to pt with the function code PlanWrite chooses. It is
@@ -481,13 +574,16 @@ func toModbusValue(v drivers.Value) Value {
 	return Value{}
 }
 
-// serialLink is an RTU or ASCII serial line through goburrow's handlers.
+// serialLink is an RTU or ASCII serial line through goburrow's handlers;
+// one handler is the transporter of every unit on the line, each unit
+// has its own packager. The line's read timeout is set when it opens.
 type serialLink struct {
 	timeout time.Duration
 	rtu     *gmb.RTUClientHandler
 	ascii   *gmb.ASCIIClientHandler
-	client  gmb.Client
-	up      bool
+
+	mu sync.Mutex // guards up
+	up bool
 }
 
 func newSerialLink(c Config) *serialLink {
@@ -508,21 +604,31 @@ func newSerialLink(c Config) *serialLink {
 	}
 	if c.transport() == TransportASCII {
 		l.ascii = gmb.NewASCIIClientHandler(c.Device)
-		l.ascii.SlaveId = c.unitID()
 		l.ascii.IdleTimeout = 0
 		set(&l.ascii.Config)
-		l.client = gmb.NewClient(l.ascii)
 	} else {
 		l.rtu = gmb.NewRTUClientHandler(c.Device)
-		l.rtu.SlaveId = c.unitID()
 		l.rtu.IdleTimeout = 0
 		set(&l.rtu.Config)
-		l.client = gmb.NewClient(l.rtu)
 	}
 	return l
 }
 
+// newClient returns a client of one unit on the line.
+func (l *serialLink) newClient(unit byte) gmb.Client {
+	if l.ascii != nil {
+		pk := gmb.NewASCIIClientHandler("")
+		pk.SlaveId = unit
+		return gmb.NewClient2(pk, l.ascii)
+	}
+	pk := gmb.NewRTUClientHandler("")
+	pk.SlaveId = unit
+	return gmb.NewClient2(pk, l.rtu)
+}
+
 func (l *serialLink) Connect(context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.up {
 		return nil
 	}
@@ -539,25 +645,22 @@ func (l *serialLink) Connect(context.Context) error {
 	return nil
 }
 
-func (l *serialLink) Begin(ctx context.Context) (func(), error) {
+func (l *serialLink) Begin(ctx context.Context, _ time.Duration) (func(), error) {
 	if err := l.Connect(ctx); err != nil {
 		return func() {}, err
-	}
-	t := l.timeout
-	if d, ok := ctx.Deadline(); ok {
-		t = min(t, time.Until(d))
-	}
-	if l.rtu != nil {
-		l.rtu.Timeout = t
-	} else {
-		l.ascii.Timeout = t
 	}
 	return func() {}, nil
 }
 
-func (l *serialLink) Connected() bool { return l.up }
+func (l *serialLink) Connected() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.up
+}
 
 func (l *serialLink) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.up {
 		return nil
 	}

@@ -38,6 +38,12 @@ var errGarbage = errors.New("modbus: garbled reply")
 // which has no transaction id, it drops the connection after a timeout
 // so that a late reply cannot be taken for the next one.
 //
+// With FramingMBAP the transporter numbers the requests itself (the
+// transaction id on the wire is its own counter, put back into the reply
+// for the caller), so clients of several units, each with its own
+// counter, can share it without one unit's late reply matching
+// another's request.
+//
 // One request is in flight at a time: the caller serializes Begin, Send
 // and End. Close and the cancellation set up by Begin may come from other
 // goroutines.
@@ -49,6 +55,8 @@ type StreamTransporter struct {
 	mu   sync.Mutex // guards conn
 	conn net.Conn
 	buf  [260]byte // one reply frame; used by Send only
+	req  []byte    // the request as sent; used by Send only
+	tid  uint16    // last transaction id sent; used by Send only
 }
 
 // NewStreamTransporter returns an unconnected transporter to addr
@@ -96,14 +104,18 @@ func (t *StreamTransporter) Close() error {
 	return nil
 }
 
-// Begin prepares one request bounded by ctx and the timeout: it connects
-// if needed and arranges for a done ctx to interrupt the I/O. The
-// returned end function must be called when the request is over.
-func (t *StreamTransporter) Begin(ctx context.Context) (end func(), err error) {
+// Begin prepares one request bounded by ctx and timeout (the
+// transporter's own when timeout <= 0): it connects if needed and
+// arranges for a done ctx to interrupt the I/O. The returned end
+// function must be called when the request is over.
+func (t *StreamTransporter) Begin(ctx context.Context, timeout time.Duration) (end func(), err error) {
 	if err := t.Connect(ctx); err != nil {
 		return func() {}, err
 	}
-	deadline := time.Now().Add(t.timeout)
+	if timeout <= 0 {
+		timeout = t.timeout
+	}
+	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -136,6 +148,14 @@ func (t *StreamTransporter) Send(req []byte) ([]byte, error) {
 	if c == nil {
 		return nil, fmt.Errorf("modbus: %s: %w: %w", t.addr, drivers.ErrDisconnected, drivers.ErrNotSent)
 	}
+	var orig uint16
+	if t.framing == FramingMBAP && len(req) >= 7 {
+		orig = binary.BigEndian.Uint16(req)
+		t.tid++
+		t.req = binary.BigEndian.AppendUint16(t.req[:0], t.tid)
+		req = append(t.req, req[2:]...)
+		t.req = req
+	}
 	if _, err := c.Write(req); err != nil {
 		t.drop(c)
 		return nil, fmt.Errorf("modbus: send to %s: %w", t.addr, classify(err))
@@ -159,6 +179,9 @@ func (t *StreamTransporter) Send(req []byte) ([]byte, error) {
 			t.drop(c)
 		}
 		return nil, fmt.Errorf("modbus: reply from %s: %w", t.addr, classify(err))
+	}
+	if t.framing == FramingMBAP {
+		binary.BigEndian.PutUint16(resp, orig)
 	}
 	return resp, nil
 }

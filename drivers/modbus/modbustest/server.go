@@ -121,6 +121,7 @@ type Server struct {
 	mu       sync.Mutex // guards the fields below
 	units    map[byte]*unitData
 	counts   map[byte]int // requests per function code
+	perUnit  map[byte]int // requests per unit id
 	total    int
 	hook     ReplyHook
 	ln       net.Listener
@@ -152,7 +153,7 @@ func Start(o Options) (*Server, error) {
 	}
 	s := &Server{
 		framing: o.Framing, addr: ln.Addr().String(), done: make(chan struct{}),
-		units: map[byte]*unitData{}, counts: map[byte]int{}, conns: map[net.Conn]struct{}{},
+		units: map[byte]*unitData{}, counts: map[byte]int{}, perUnit: map[byte]int{}, conns: map[net.Conn]struct{}{},
 	}
 	units := o.Units
 	if units == nil {
@@ -329,6 +330,14 @@ func (s *Server) Requests(fc byte) int {
 	return s.counts[fc]
 }
 
+// UnitRequests returns the number of requests seen for unit u, served
+// or not.
+func (s *Server) UnitRequests(u byte) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perUnit[u]
+}
+
 // Total returns the number of requests seen.
 func (s *Server) Total() int {
 	s.mu.Lock()
@@ -371,6 +380,7 @@ func (s *Server) handle(c net.Conn) {
 		s.total++
 		n := s.total
 		s.counts[pdu[0]]++
+		s.perUnit[unit]++
 		d := s.units[unit]
 		var (
 			resp  []byte
