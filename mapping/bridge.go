@@ -765,7 +765,11 @@ type health struct {
 // newHealth declares the health PVs under prefix.
 func newHealth(g *ioc.Group, prefix string) *health {
 	ro := func(doc, units string) ioc.Spec[float64] {
-		return ioc.Spec[float64]{ReadOnly: true, Doc: doc, Units: units, Precision: 3}
+		prec := int16(0) // counts
+		if units != "" {
+			prec = 3
+		}
+		return ioc.Spec[float64]{ReadOnly: true, Doc: doc, Units: units, Precision: prec}
 	}
 	return &health{
 		connected:     ioc.Long(g, prefix+"CONNECTED", ioc.Spec[int32]{ReadOnly: true, Doc: "device connected"}),

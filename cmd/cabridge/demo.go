@@ -107,9 +107,9 @@ func (d *demoIOC) run(ctx context.Context) {
 	_ = r.Stop(context.WithoutCancel(ctx))
 }
 
-// runServe is the serve command: the demo IOC.
-func runServe(ctx context.Context, a *app, args []string) error {
-	fs := a.newFlagSet("serve", "Serves the demo IOC: one PV of every CA type, a 1,000,000-element waveform,\n"+
+// runDemo is the demo command: the demo IOC.
+func runDemo(ctx context.Context, a *app, args []string) error {
+	fs := a.newFlagSet("demo", "Serves the demo IOC: one PV of every CA type, a 1,000,000-element waveform,\n"+
 		"a 10 Hz counter and writable setpoints. Network settings come from the EPICS_CAS_* variables.")
 	prefix := fs.String("prefix", "demo:", "PV name prefix")
 	list := fs.Bool("list-pvs", false, "print the PV names, one per line, and exit")

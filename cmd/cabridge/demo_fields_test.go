@@ -95,7 +95,7 @@ func TestInteropDemoFields(t *testing.T) {
 	a := &app{stdout: &errb, stderr: &errb, lookupEnv: mapLookup(env), onServe: func(s *ca.Server) { started <- s }}
 	ctx, cancel := context.WithCancel(t.Context())
 	runErr := make(chan error, 1)
-	go func() { runErr <- a.run(ctx, []string{"serve", "-q"}) }()
+	go func() { runErr <- a.run(ctx, []string{"demo", "-q"}) }()
 	defer func() {
 		cancel()
 		if err := <-runErr; err != nil {

@@ -194,7 +194,7 @@ func TestListPVs(t *testing.T) {
 		n     int
 	}{
 		{"default", []string{"--list-pvs"}, "demo:ai", len(demoWant)},
-		{"serve", []string{"serve", "-list-pvs"}, "demo:ai", len(demoWant)},
+		{"demo", []string{"demo", "-list-pvs"}, "demo:ai", len(demoWant)},
 		{"prefix", []string{"--prefix", "lab:", "--list-pvs"}, "lab:ai", len(demoWant)},
 		{"bench", []string{"bench-server", "-n", "3", "--list-pvs"}, "BENCH:ai00000", 3 + benchCounters + 2},
 	}
@@ -229,7 +229,7 @@ func TestUsage(t *testing.T) {
 		{"bench help", []string{"bench-server", "-h"}, 0},
 		{"unknown command", []string{"frobnicate"}, 2},
 		{"unknown flag", []string{"--nope"}, 2},
-		{"extra argument", []string{"serve", "extra"}, 2},
+		{"extra argument", []string{"demo", "extra"}, 2},
 		{"bad n", []string{"bench-server", "-n", "-1"}, 2},
 	}
 	for _, tt := range tests {

@@ -1,5 +1,8 @@
-// Command cabridge serves EPICS Channel Access PVs: for now a demo IOC and
-// the benchmark database (see run.go for the subcommands).
+// Command cabridge bridges field devices (Modbus PLCs, serial instruments,
+// MQTT, simulated devices) to EPICS Channel Access: it serves the PVs a
+// configuration file declares and reads, writes and monitors the devices
+// behind them. Other subcommands validate configurations, serve a demo
+// IOC and the benchmark database (see run.go).
 package main
 
 import (

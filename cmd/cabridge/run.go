@@ -38,7 +38,9 @@ type command struct {
 // is the default when no subcommand is named.
 func commands() []command {
 	return []command{
-		{"serve", "serve the demo IOC (the default)", runServe},
+		{"run", "serve the PVs of a configuration file, bridged to their devices (the default)", runBridge},
+		{"validate", "check configuration files and report every problem with its line", runValidate},
+		{"demo", "serve the demo IOC (one PV of every CA type, no devices)", runDemo},
 		{"bench-server", "serve the softIoc benchmark database", runBenchServer},
 	}
 }

@@ -67,7 +67,7 @@ func TestServeDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	runErr := make(chan error, 1)
-	go func() { runErr <- a.run(ctx, []string{"serve", "-prefix", "t:"}) }()
+	go func() { runErr <- a.run(ctx, []string{"demo", "-prefix", "t:"}) }()
 	var srv *ca.Server
 	select {
 	case srv = <-started:

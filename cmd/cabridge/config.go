@@ -1,0 +1,203 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/cabridge/cabridge/cmd/cabridge/internal/conf"
+	"github.com/cabridge/cabridge/drivers"
+	"github.com/cabridge/cabridge/drivers/modbus"
+	"github.com/cabridge/cabridge/drivers/sim"
+	"github.com/cabridge/cabridge/mapping"
+)
+
+// daemonConfig is a cabridge configuration file: the daemon's own
+// settings and the mapping (macros, devices, PVs) at the top level.
+type daemonConfig struct {
+	// Log sets the log level and format.
+	Log logConfig `json:"log"`
+	// ACF is an EPICS access security file applied to every PV.
+	ACF string `json:"acf"`
+	// Autosave is a file that the writable PVs are saved to and restored
+	// from at start.
+	Autosave string `json:"autosave"`
+	// StatsPrefix, if set, serves iocStats-named status PVs of the
+	// process under this prefix.
+	StatsPrefix string `json:"stats_prefix"`
+
+	mapping.Config
+}
+
+// logConfig is the log section.
+type logConfig struct {
+	// Level is debug, info (the default), warn or error.
+	Level string `json:"level"`
+	// Format is text (the default) or json.
+	Format string `json:"format"`
+}
+
+// envKeys are the settings CABRIDGE_ environment variables may override
+// even when the file does not set them (CABRIDGE_LOG_LEVEL=debug).
+//
+//nolint:gochecknoglobals // read-only list
+var envKeys = []string{"log.level", "log.format", "acf", "autosave", "stats_prefix", "macros"}
+
+// level parses the log level; ok is false for an unknown one.
+func (l logConfig) level() (slog.Level, bool) {
+	switch strings.ToLower(l.Level) {
+	case "", "info":
+		return slog.LevelInfo, true
+	case "debug":
+		return slog.LevelDebug, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
+// driverSet is the daemon's driver table: every driver it links in, by
+// the name a device's driver key uses. The Modbus driver shares one
+// connection between the devices (unit ids) behind one gateway.
+type driverSet struct {
+	reg drivers.Registry
+}
+
+// newDriverSet fills the registry explicitly: no driver registers itself.
+func newDriverSet() (*driverSet, error) {
+	ds := &driverSet{}
+	for _, d := range []struct {
+		name string
+		f    drivers.Factory
+	}{
+		{"sim", sim.New},
+		{"modbus", modbus.New},
+	} {
+		if err := ds.reg.Register(d.name, d.f); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// loaded is a configuration file with its devices constructed (no I/O).
+type loaded struct {
+	file *conf.File
+	cfg  daemonConfig
+	devs map[string]drivers.Device
+}
+
+// close closes the devices.
+func (l *loaded) close() {
+	for _, d := range l.devs {
+		_ = d.Close()
+	}
+}
+
+// loadConfig reads and checks the file at path: strict decoding, every
+// device's own section through its driver, and the mapping against the
+// devices. It returns every problem found, each naming the file, line and
+// key path; on success the caller closes the devices.
+func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
+	f, err := conf.Load(path, envKeys)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{file: f, devs: map[string]drivers.Device{}}
+	if err := f.Decode("", &l.cfg); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if _, ok := l.cfg.Log.level(); !ok {
+		errs = append(errs, f.At("log.level", fmt.Sprintf("unknown level %q (want debug, info, warn or error)", l.cfg.Log.Level)))
+	}
+	if fm := strings.ToLower(l.cfg.Log.Format); fm != "" && fm != "text" && fm != "json" {
+		errs = append(errs, f.At("log.format", fmt.Sprintf("unknown format %q (want text or json)", l.cfg.Log.Format)))
+	}
+	for i, dc := range l.cfg.Devices {
+		if dc.Name == "" || dc.Driver == "" || l.devs[dc.Name] != nil {
+			continue // mapping's Validate reports these
+		}
+		entry := fmt.Sprintf("devices[%d]", i)
+		section := f.Value(entry + ".config")
+		dev, err := ds.reg.New(dc.Driver, drivers.Params{
+			Name:   dc.Name,
+			Logger: log.With("device", dc.Name),
+			Decode: func(into any) error {
+				if section == nil {
+					section = map[string]any{}
+				}
+				return f.DecodeValue(entry+".config", section, into)
+			},
+		})
+		if err != nil {
+			errs = append(errs, deviceErrors(f, entry, dc, err)...)
+			continue
+		}
+		l.devs[dc.Name] = dev
+	}
+	err = l.cfg.Validate(l.devs)
+	for _, e := range flatten(err) {
+		var fe *mapping.FieldError
+		if errors.As(e, &fe) {
+			errs = append(errs, &conf.Error{File: f.Path, Line: f.Line(fe.Path()), Path: fe.Path(), Msg: fe.Error()})
+		} else {
+			errs = append(errs, &conf.Error{File: f.Path, Msg: e.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		l.close()
+		return nil, errors.Join(errs...)
+	}
+	return l, nil
+}
+
+// deviceErrors turns a driver factory's error into file errors: strict
+// decoding errors are already *conf.Error; the driver's ConfigErrors get
+// the device's key path.
+func deviceErrors(f *conf.File, entry string, dc mapping.DeviceConfig, err error) []error {
+	head := fmt.Sprintf("%s %q", entry, dc.Name)
+	if errors.Is(err, drivers.ErrUnknownDriver) {
+		return []error{f.At(entry+".driver", fmt.Sprintf("%s: %v", head, errors.Unwrap(err)))}
+	}
+	var out []error
+	for _, e := range flatten(err) {
+		var ce *drivers.ConfigError
+		var fe *conf.Error
+		switch {
+		case errors.As(e, &fe):
+			out = append(out, fe)
+		case errors.As(e, &ce):
+			p := entry + ".config." + ce.Path
+			out = append(out, &conf.Error{File: f.Path, Line: f.Line(p), Path: p, Msg: fmt.Sprintf("%s: config.%v", head, ce)})
+		default:
+			out = append(out, &conf.Error{File: f.Path, Line: f.Line(entry), Path: entry, Msg: fmt.Sprintf("%s: %v", head, e)})
+		}
+	}
+	return out
+}
+
+// flatten returns the leaves of an error tree built with errors.Join and
+// %w: the errors that join nothing further. A wrapped join contributes
+// its leaves; a plain wrapped error is a leaf itself.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(interface{ Unwrap() []error }); ok {
+			return flatten(e)
+		}
+	}
+	return []error{err}
+}
