@@ -95,7 +95,7 @@ func (o Op) String() string {
 // AlarmFor returns the alarm a PV gets when op failed with err: no alarm
 // for nil; TIMEOUT/INVALID for ErrTimeout, a context deadline or any error
 // with a true Timeout() method; COMM/INVALID for ErrDisconnected and
-// ErrClosed; otherwise READ/INVALID or WRITE/INVALID by op (bad points,
+// ErrClosed; CALC/INVALID for ErrMismatch; otherwise READ/INVALID or WRITE/INVALID by op (bad points,
 // bad values, device errors and errors of unknown origin). A cancelled
 // context is COMM: the value was not obtained for reasons outside the
 // point.
@@ -111,6 +111,8 @@ func AlarmFor(op Op, err error) dbr.Alarm {
 		return invalid(dbr.StatusTimeout)
 	case errors.Is(err, ErrDisconnected), errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
 		return invalid(dbr.StatusComm)
+	case errors.Is(err, ErrMismatch):
+		return invalid(dbr.StatusCalc)
 	case op == OpWrite:
 		return invalid(dbr.StatusWrite)
 	}
