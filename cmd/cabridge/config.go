@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/cabridge/cabridge/cmd/cabridge/internal/conf"
@@ -107,10 +108,9 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 		return nil, err
 	}
 	l := &loaded{file: f, devs: map[string]drivers.Device{}}
-	if err := f.Decode("", &l.cfg); err != nil {
-		return nil, err
-	}
-	var errs []error
+	// Decoding problems do not stop the checks: the rest of the file is
+	// checked too, leaving out what sits under a key already reported.
+	errs := flatten(f.Decode("", &l.cfg))
 	if _, ok := l.cfg.Log.level(); !ok {
 		errs = append(errs, f.At("log.level", fmt.Sprintf("unknown level %q (want debug, info, warn or error)", l.cfg.Log.Level)))
 	}
@@ -150,9 +150,34 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 	}
 	if len(errs) > 0 {
 		l.close()
-		return nil, errors.Join(errs...)
+		return nil, errors.Join(dropShadowed(errs)...)
 	}
 	return l, nil
+}
+
+// dropShadowed removes the errors at a key path under, or equal to, the
+// path of an earlier *conf.Error: a key that failed to decode is absent
+// from the config, and the checks after decoding would report it again as
+// missing.
+func dropShadowed(errs []error) []error {
+	var out []error
+	var seen []string
+	for _, e := range errs {
+		var ce *conf.Error
+		if errors.As(e, &ce) && ce.Path != "" {
+			if slices.ContainsFunc(seen, func(p string) bool { return underPath(ce.Path, p) }) {
+				continue
+			}
+			seen = append(seen, ce.Path)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// underPath reports whether key path p is q or lies under it.
+func underPath(p, q string) bool {
+	return p == q || strings.HasPrefix(p, q+".") || strings.HasPrefix(p, q+"[")
 }
 
 // deviceErrors turns a driver factory's error into file errors: strict
@@ -161,7 +186,8 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 func deviceErrors(f *conf.File, entry string, dc mapping.DeviceConfig, err error) []error {
 	head := fmt.Sprintf("%s %q", entry, dc.Name)
 	if errors.Is(err, drivers.ErrUnknownDriver) {
-		return []error{f.At(entry+".driver", fmt.Sprintf("%s: %v", head, errors.Unwrap(err)))}
+		p := entry + ".driver"
+		return []error{&conf.Error{File: f.Path, Line: f.Line(p), Path: p, Msg: fmt.Sprintf("%s: driver: %v", head, err)}}
 	}
 	var out []error
 	for _, e := range flatten(err) {

@@ -59,7 +59,8 @@ func Load(path string, envKeys []string) (*File, error) {
 	if err := v.ReadInConfig(); err != nil {
 		var pe viper.ConfigParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: parseErrorLine(err), Msg: strings.TrimSpace(pe.Error())}
+			msg := strings.TrimSpace(strings.TrimPrefix(pe.Error(), "While parsing config: "))
+			return nil, &Error{File: path, Line: parseErrorLine(err), Msg: msg}
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -169,7 +170,10 @@ func (f *File) Decode(p string, out any) error {
 	return f.DecodeValue(p, v, out)
 }
 
-// DecodeValue is Decode for a value taken from the settings at key path p.
+// DecodeValue is Decode for a value taken from the settings at key path
+// p. Even when it reports problems it decodes what it could into out
+// (leaving out the offending keys), so that the caller can go on checking
+// the rest and report every problem at once.
 func (f *File) DecodeValue(p string, v any, out any) error {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -177,17 +181,16 @@ func (f *File) DecodeValue(p string, v any, out any) error {
 	}
 	var errs []error
 	norm := check(v, rv.Elem().Type(), p, func(path, msg string) { errs = append(errs, f.At(path, msg)) })
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if norm != nil {
+		data, err := json.Marshal(norm)
+		if err == nil {
+			err = json.Unmarshal(data, out)
+		}
+		if err != nil {
+			errs = append(errs, f.At(p, err.Error()))
+		}
 	}
-	data, err := json.Marshal(norm)
-	if err != nil {
-		return f.At(p, fmt.Sprintf("cannot encode: %v", err))
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return f.At(p, err.Error())
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Value returns the settings value at key path p (nil when absent).
