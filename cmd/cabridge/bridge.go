@@ -71,7 +71,7 @@ func runValidate(_ context.Context, a *app, args []string) error {
 	if len(files) == 0 {
 		return &usageError{msg: "validate: name at least one configuration file"}
 	}
-	ds, err := newDriverSet()
+	ds, err := newDriverSet(slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -103,11 +103,11 @@ func runBridge(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	path := a.configPath(*configFlag)
-	ds, err := newDriverSet()
+	boot := lf.logger(a.stderr)
+	ds, err := newDriverSet(boot)
 	if err != nil {
 		return err
 	}
-	boot := lf.logger(a.stderr)
 	l, err := loadConfig(path, ds, boot)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", newConfigError(path, err))

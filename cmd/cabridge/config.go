@@ -68,14 +68,15 @@ type driverSet struct {
 }
 
 // newDriverSet fills the registry explicitly: no driver registers itself.
-func newDriverSet() (*driverSet, error) {
+// log receives the drivers' own logs (shared connections).
+func newDriverSet(log *slog.Logger) (*driverSet, error) {
 	ds := &driverSet{}
 	for _, d := range []struct {
 		name string
 		f    drivers.Factory
 	}{
 		{"sim", sim.New},
-		{"modbus", modbus.New},
+		{"modbus", modbus.NewDriver(log).New},
 	} {
 		if err := ds.reg.Register(d.name, d.f); err != nil {
 			return nil, err

@@ -42,7 +42,7 @@ func readWants(t *testing.T, path string) []want {
 // *conf.Error.
 func configErrors(t *testing.T, path string) []*conf.Error {
 	t.Helper()
-	ds, err := newDriverSet()
+	ds, err := newDriverSet(slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 // one is reported with its key.
 func TestEnvOverride(t *testing.T) {
 	t.Setenv("CABRIDGE_LOG_FORMAT", "json")
-	ds, err := newDriverSet()
+	ds, err := newDriverSet(slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
