@@ -10,6 +10,8 @@ FUZZTIME  ?= 60s
 FUZZBUDGET ?= 100
 # Arguments passed to the daemon by `make run`.
 RUNARGS   ?=
+# Configuration file `make run` serves.
+CONFIG    ?= configs/demo.yaml
 # Numbers of PVs the load tool connects in `make bench`.
 BENCH_N   ?= 1000,10000,100000
 GOLANGCI_LINT_VERSION ?= v2.15.0
@@ -37,8 +39,8 @@ test-go:
 fuzz-short:
 	FUZZBUDGET=$(FUZZBUDGET) scripts/fuzz.sh short
 
-run: build ## Build and serve the demo IOC (PVs demo:*; pass flags with RUNARGS=...).
-	$(BIN) serve $(RUNARGS)
+run: build ## Build and run the daemon on CONFIG (default configs/demo.yaml: simulated devices, no hardware).
+	$(BIN) run --config $(CONFIG) $(RUNARGS)
 
 peers: ## Install the interop peers (pyepics, socat) with apt-get, or print the command.
 	scripts/peers.sh
