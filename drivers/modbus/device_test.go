@@ -405,8 +405,13 @@ func TestRTUOverTCPReadWrite(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	for _, f := range []Framing{FramingMBAP, FramingRTU} {
-		t.Run(map[Framing]string{FramingMBAP: "tcp", FramingRTU: "rtu_over_tcp"}[f], func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		f      Framing
+		shared bool // a device of a Driver, beside another unit on its link
+	}{{"tcp", FramingMBAP, false}, {"rtu_over_tcp", FramingRTU, false}, {"shared tcp", FramingMBAP, true}, {"shared rtu_over_tcp", FramingRTU, true}} {
+		f := tc.f
+		t.Run(tc.name, func(t *testing.T) {
 			drivertest.Run(t, func(t *testing.T) (drivers.Device, drivertest.Fixture) {
 				s := newTestServer(t, f)
 				s.refuse(HoldingRegister, 50)
@@ -416,7 +421,19 @@ func TestConformance(t *testing.T) {
 					transport = "rtu_over_tcp"
 				}
 				js := fmt.Sprintf(`{"transport": %q, "address": %q, "timeout": "1s"}`, transport, s.addr)
-				dev, err := New(drivers.Params{Name: "plc", Decode: drivers.DecodeJSON([]byte(js))})
+				factory := New
+				if tc.shared {
+					dr := &Driver{ProbeBackoff: 50 * time.Millisecond, MaxProbeBackoff: 100 * time.Millisecond}
+					factory = dr.New
+					s.AddUnit(2)
+					other, err := dr.New(drivers.Params{Name: "other", Decode: drivers.DecodeJSON(fmt.Appendf(nil,
+						`{"transport": %q, "address": %q, "unit_id": 2, "timeout": "1s"}`, transport, s.addr))})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = other.Close() })
+				}
+				dev, err := factory(drivers.Params{Name: "plc", Decode: drivers.DecodeJSON([]byte(js))})
 				if err != nil {
 					t.Fatal(err)
 				}

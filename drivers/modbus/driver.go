@@ -125,10 +125,9 @@ func (dr *Driver) Links() int {
 	return len(dr.conns)
 }
 
-// Close closes every connection of the Driver. Devices still open fail
-// their next request with drivers.ErrDisconnected and dial again on
-// their next Open; Close is for the daemon's shutdown, after the devices
-// are closed.
+// Close closes every connection of the Driver, for the daemon's
+// shutdown after its devices are closed. A device still open would dial
+// again on its next request.
 func (dr *Driver) Close() error {
 	dr.mu.Lock()
 	defer dr.mu.Unlock()
@@ -158,6 +157,11 @@ func (dr *Driver) release(cn *conn) error {
 
 // conn is one connection (TCP socket or serial line) and the turn of
 // the devices that use it: one request in flight at a time.
+//
+// Lock order: Device.mu, then the conn's turn (a semaphore), then the
+// link's own mutex (StreamTransporter.mu, serialLink.mu); Device.Close
+// takes Device.mu, then Driver.mu, then the link's mutex. Driver.mu is
+// never held while waiting for a turn.
 type conn struct {
 	key      string // transport and address
 	settings string // link settings the devices must agree on
