@@ -253,7 +253,9 @@ func TestPortVanishes(t *testing.T) {
 	pts := parse(t, d, drivers.PointSpec{Address: "volt"})
 	ctx, cancel := context.WithCancel(t.Context())
 	subDone := make(chan error, 1)
-	go func() { subDone <- d.Subscribe(ctx, parse(t, d, drivers.PointSpec{Address: "event"}), func(drivers.Sample) {}) }()
+	go func() {
+		subDone <- d.Subscribe(ctx, parse(t, d, drivers.PointSpec{Address: "event"}), func(drivers.Sample) {})
+	}()
 	defer cancel()
 	p.Stop()
 	_, err = d.Read(ctx5(t), pts)
