@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/catest"
+)
+
+// pyepicsGate gates the tests that drive the daemon with libca.
+//
+//nolint:gochecknoglobals // a test binary's once-per-binary peer check
+var pyepicsGate catest.PyEpics
+
+// requirePeer skips t when a real peer is missing, naming the install
+// command, or fails it when CI is "true".
+func requirePeer(t *testing.T, what string, check *exec.Cmd) {
+	t.Helper()
+	out, err := check.CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := fmt.Sprintf("%s is missing (%v: %s); install it with: sudo make peers", what, err, strings.TrimSpace(string(out)))
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// pymodbusPLC is a pymodbus server standing in for a PLC.
+type pymodbusPLC struct {
+	port  int
+	cmd   *exec.Cmd
+	stdin interface{ Close() error }
+	done  chan error // nil once stopped
+}
+
+// startPymodbus starts testdata/pymodbus_plc.py on port (0: a free one)
+// and returns once it serves; it is stopped when the test ends.
+func startPymodbus(t *testing.T, port int) *pymodbusPLC {
+	t.Helper()
+	requirePeer(t, "pymodbus", exec.Command(catest.Python, "-c", "import pymodbus.server.async_io"))
+	cmd := exec.Command(catest.Python, "testdata/pymodbus_plc.py", strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &pymodbusPLC{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	ports := make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			n, _ := strconv.Atoi(strings.TrimSpace(sc.Text()))
+			ports <- n
+		}
+		close(ports)
+		for sc.Scan() { // drain until the process exits
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(p.stop)
+	select {
+	case n := <-ports:
+		if n == 0 {
+			t.Fatalf("pymodbus did not start: %s", stderr.String())
+		}
+		p.port = n
+	case <-time.After(20 * time.Second):
+		t.Fatalf("pymodbus did not start within 20s: %s", stderr.String())
+	}
+	return p
+}
+
+// stop ends the server (closing stdin, then killing it) and waits.
+func (p *pymodbusPLC) stop() {
+	if p.done == nil {
+		return
+	}
+	_ = p.stdin.Close()
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.done = nil
+}
+
+// startDaemon writes config to a file and runs `cabridge run` on it on
+// loopback until the test ends; it returns the CA server.
+func startDaemon(t *testing.T, config string) *ca.Server {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cabridge.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
+	return catest.StartIOC(t, func(ctx context.Context, lookup func(string) (string, bool), listening func(*ca.Server)) error {
+		a := &app{stdout: &logs, stderr: &logs, lookupEnv: lookup, onServe: listening}
+		return a.run(ctx, []string{"run", "--config", path})
+	})
+}
+
+// clientEnv returns the libca settings that reach srv by TCP only.
+func clientEnv(t *testing.T, srv *ca.Server) []string {
+	return []string{"EPICS_CA_AUTO_ADDR_LIST=NO", "EPICS_CA_ADDR_LIST=",
+		"EPICS_CA_NAME_SERVERS=" + srv.TCPAddr().String(), fmt.Sprintf("EPICS_CA_REPEATER_PORT=%d", catest.FreePort(t))}
+}
+
+// typeCase is one Modbus data type and byte order: the value put through
+// CA and the registers the PLC must then hold (nil: not checked).
+type typeCase struct {
+	name, addr, typ, order string
+	extra                  string // more binding keys
+	value                  any
+	regs                   []uint16
+}
+
+//nolint:gochecknoglobals // read-only table
+var typeCases = []typeCase{
+	{"INT16", "hr:10", "int16", "", "", -1234, []uint16{0xFB2E}},
+	{"UINT16", "hr:11", "uint16", "", "", 54321, []uint16{0xD431}},
+	{"INT32_ABCD", "hr:20", "int32", "ABCD", "", 123456789, []uint16{0x075B, 0xCD15}},
+	{"INT32_DCBA", "hr:22", "int32", "DCBA", "", 123456789, []uint16{0x15CD, 0x5B07}},
+	{"INT32_BADC", "hr:24", "int32", "BADC", "", 123456789, []uint16{0x5B07, 0x15CD}},
+	{"INT32_CDAB", "hr:26", "int32", "CDAB", "", 123456789, []uint16{0xCD15, 0x075B}},
+	{"UINT32_ABCD", "hr:30", "uint32", "ABCD", "", 4000000000, []uint16{0xEE6B, 0x2800}},
+	{"UINT32_CDAB", "hr:32", "uint32", "CDAB", "", 4000000000, []uint16{0x2800, 0xEE6B}},
+	{"UINT32_DCBA", "hr:34", "uint32", "DCBA", "", 4000000000, []uint16{0x0028, 0x6BEE}},
+	{"UINT32_BADC", "hr:36", "uint32", "BADC", "", 4000000000, []uint16{0x6BEE, 0x0028}},
+	{"FLOAT32_ABCD", "hr:40", "float32", "ABCD", "", 1.5, []uint16{0x3FC0, 0x0000}},
+	{"FLOAT32_CDAB", "hr:42", "float32", "CDAB", "", 1.5, []uint16{0x0000, 0x3FC0}},
+	{"FLOAT32_BADC", "hr:44", "float32", "BADC", "", 1.5, []uint16{0xC03F, 0x0000}},
+	{"FLOAT32_DCBA", "hr:46", "float32", "DCBA", "", 1.5, []uint16{0x0000, 0xC03F}},
+	{"FLOAT32_LE", "hr:48", "FLOAT32_LE", "", "", -2.5, []uint16{0x0000, 0xC020}}, // EPICS name: CDAB
+	{"INT64_ABCD", "hr:50", "int64", "ABCD", "", 1234567890123, []uint16{0x0000, 0x011F, 0x71FB, 0x04CB}},
+	{"INT64_DCBA", "hr:54", "int64", "DCBA", "", 1234567890123, []uint16{0xCB04, 0xFB71, 0x1F01, 0x0000}},
+	{"INT64_BADC", "hr:58", "int64", "BADC", "", -1234567890123, nil},
+	{"INT64_CDAB", "hr:62", "int64", "CDAB", "", -1234567890123, nil},
+	{"UINT64_ABCD", "hr:66", "uint64", "ABCD", "", 9007199254740993.0 - 1, nil},
+	{"UINT64_DCBA", "hr:70", "uint64", "DCBA", "", 77, []uint16{0x4D00, 0, 0, 0}},
+	{"FLOAT64_ABCD", "hr:80", "float64", "ABCD", "", 3.25, []uint16{0x400A, 0, 0, 0}},
+	{"FLOAT64_DCBA", "hr:84", "float64", "DCBA", "", 3.25, []uint16{0, 0, 0, 0x0A40}},
+	{"FLOAT64_BADC", "hr:88", "float64", "BADC", "", -1e-3, nil},
+	{"FLOAT64_CDAB", "hr:92", "float64", "CDAB", "", 6.02e23, nil},
+	{"BCD", "hr:100", "bcd", "", "", 1234, []uint16{0x1234}},
+	{"BCD_SIGNED", "hr:101", "bcd_signed", "", "", -123, nil},
+	{"INT16_SM", "hr:102", "int16_sm", "", "", -5, []uint16{0x8005}},
+	{"STRING", "hr:110", "string", "", "len: 8", "PUMP-7", []uint16{0x5055, 0x4D50, 0x2D37, 0x0000}},
+	{"STRING_LOW", "hr:120", "string_low", "", "len: 4", "ab", []uint16{0x0061, 0x0062, 0, 0}},
+	{"STRING_BA", "hr:130", "string", "BA", "len: 4", "ab", []uint16{0x6261, 0}},
+	{"SCALED", "hr:140", "uint16", "", "scale: 0.1", 12.3, []uint16{123}},
+	{"BIT", "hr:150", "", "", "bit: 3", 1, []uint16{0x0008}},
+	{"COIL", "coil:5", "", "", "", 1, nil},
+}
+
+// TestModbusTypesThroughLibca puts every Modbus data type and byte order
+// through libca (pyepics) into a real Modbus server (pymodbus), reads it
+// back through a second PV polled from the server, and checks the
+// registers on the wire with mbpoll, a third-party Modbus client.
+func TestModbusTypesThroughLibca(t *testing.T) {
+	pyepicsGate.Require(t)
+	requirePeer(t, "mbpoll", exec.Command("mbpoll", "-V"))
+	plc := startPymodbus(t, 0)
+	var b strings.Builder
+	fmt.Fprintf(&b, "log: {level: warn}\ndevices:\n  - name: plc\n    driver: modbus\n    config: {address: \"127.0.0.1:%d\", timeout: 2s}\npvs:\n", plc.port)
+	var cases [][3]any
+	for _, c := range typeCases {
+		binding := fmt.Sprintf("device: plc, address: %q", c.addr)
+		if c.typ != "" {
+			binding += fmt.Sprintf(", type: %s", c.typ)
+		}
+		if c.order != "" {
+			binding += fmt.Sprintf(", order: %s", c.order)
+		}
+		if c.extra != "" {
+			binding += ", " + c.extra
+		}
+		typ := ""
+		if c.name == "BIT" || c.name == "COIL" {
+			typ = "    type: long\n"
+		}
+		fmt.Fprintf(&b, "  - name: MB:%s\n%s    direction: output\n    binding: {%s}\n", c.name, typ, binding)
+		fmt.Fprintf(&b, "  - name: MB:%s:RB\n%s    scan: 100ms\n    binding: {%s}\n", c.name, typ, binding)
+		cases = append(cases, [3]any{"MB:" + c.name, "MB:" + c.name + ":RB", c.value})
+	}
+	srv := startDaemon(t, b.String())
+	arg, err := json.Marshal(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := catest.Command(ctx, clientEnv(t, srv), "testdata/roundtrip.py", string(arg))
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyepics: %v\n%s", err, stderr.String())
+	}
+	var got map[string]struct {
+		Put   any    `json:"put"`
+		RB    string `json:"rb"`
+		Sevr  any    `json:"sevr"`
+		Match bool   `json:"match"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("pyepics printed %q: %v", out, err)
+	}
+	for _, c := range typeCases {
+		r, ok := got["MB:"+c.name]
+		switch {
+		case !ok:
+			t.Errorf("%s: no result", c.name)
+		case fmt.Sprint(r.Put) != "1":
+			t.Errorf("%s: caput %v = %v", c.name, c.value, r.Put)
+		case !r.Match:
+			t.Errorf("%s: put %v, readback shows %q (severity %v)", c.name, c.value, r.RB, r.Sevr)
+		}
+		if c.regs == nil {
+			continue
+		}
+		if regs := mbpollRead(t, plc.port, c.addr, len(c.regs)); fmt.Sprint(regs) != fmt.Sprint(c.regs) {
+			t.Errorf("%s: %s holds %04X, want %04X", c.name, c.addr, regs, c.regs)
+		}
+	}
+}
+
+// mbpollValue matches a value line of mbpoll's output: "[10]: 	0x3FC0".
+var mbpollValue = regexp.MustCompile(`(?m)^\[(\d+)\]:\s+0x([0-9A-Fa-f]+)`)
+
+// mbpollRead reads n holding registers at addr ("hr:10") with mbpoll and
+// returns them.
+func mbpollRead(t *testing.T, port int, addr string, n int) []uint16 {
+	t.Helper()
+	_, off, _ := strings.Cut(addr, ":")
+	kind := "4:hex"
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "mbpoll", "-m", "tcp", "-p", strconv.Itoa(port), "-a", "1", "-t", kind,
+		"-r", off, "-c", strconv.Itoa(n), "-0", "-1", "127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mbpoll %s: %v\n%s", addr, err, out)
+	}
+	var regs []uint16
+	for _, m := range mbpollValue.FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseUint(m[2], 16, 16)
+		regs = append(regs, uint16(v))
+	}
+	if len(regs) != n {
+		t.Fatalf("mbpoll %s: %d values in:\n%s", addr, len(regs), out)
+	}
+	return regs
+}
