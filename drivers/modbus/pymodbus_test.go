@@ -394,15 +394,16 @@ func TestPymodbusSerialMultidrop(t *testing.T) {
 	requirePymodbus(t)
 	a, b := ptyPair(t)
 	startPymodbus(t, "--serial", a, "--framer", "rtu", "--baud", "19200", "--parity", "N", "--units", "1,2")
+	// pymodbus on a pty is slow under load: a generous timeout.
 	const (
 		backoff = 300 * time.Millisecond
-		span    = 1500 * time.Millisecond
+		span    = 2 * time.Second
 	)
 	dr := &Driver{ProbeBackoff: backoff, MaxProbeBackoff: 2 * backoff}
 	var devs [3]*Device
 	var pts [3]drivers.Point
 	for i := range 3 {
-		js := fmt.Sprintf(`{"transport": "rtu", "device": %q, "baud_rate": 19200, "parity": "none", "unit_id": %d, "timeout": "200ms"}`, b, i+1)
+		js := fmt.Sprintf(`{"transport": "rtu", "device": %q, "baud_rate": 19200, "parity": "none", "unit_id": %d, "timeout": "500ms"}`, b, i+1)
 		devs[i] = newDriverDevice(t, dr, fmt.Sprintf("u%d", i+1), js)
 		pts[i] = parse(t, devs[i], "hr:0")[0]
 	}
