@@ -5,17 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/catest"
+	"github.com/cabridge/cabridge/ca/client"
+	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/drivers/modbus/modbustest"
 )
 
 // pyepicsGate gates the tests that drive the daemon with libca.
@@ -277,4 +282,293 @@ func mbpollRead(t *testing.T, port int, addr string, n int) []uint16 {
 		t.Fatalf("mbpoll %s: %d values in:\n%s", addr, len(regs), out)
 	}
 	return regs
+}
+
+// monitor is a CA subscription's updates, as DBR_TIME_DOUBLE.
+type monitor struct {
+	name    string
+	updates chan client.Update
+}
+
+// watch subscribes to name (value and alarm events) on srv with the
+// project's Go client.
+func watch(t *testing.T, c *client.Client, name string) *monitor {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ch, err := c.Connect(ctx, name)
+	if err != nil {
+		t.Fatalf("connect %s: %v", name, err)
+	}
+	m := &monitor{name: name, updates: make(chan client.Update, 1024)}
+	sub, err := ch.Subscribe(dbr.TimeDouble, 1, dbr.EventValue|dbr.EventAlarm, func(u client.Update) {
+		select {
+		case m.updates <- u:
+		default: // the test only looks for the newest states
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Cancel() })
+	return m
+}
+
+// waitFor waits until an update satisfies ok, failing the test after
+// timeout with what was seen last.
+func (m *monitor) waitFor(t *testing.T, what string, timeout time.Duration, ok func(v float64, a dbr.Alarm) bool) {
+	t.Helper()
+	deadline := time.After(timeout)
+	var last client.Update
+	for {
+		select {
+		case u := <-m.updates:
+			last = u
+			if u.Err == nil && u.Value != nil && ok(dbr.FirstFloat(u.Value), u.Meta.Alarm) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s: no update with %s within %v (last: %v %+v %v)", m.name, what, timeout, last.Value, last.Meta.Alarm, last.Err)
+		}
+	}
+}
+
+// newClient returns a Go CA client of srv, closed when the test ends.
+func newClient(t *testing.T, srv *ca.Server) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{NameServers: []string{srv.TCPAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func noAlarm(a dbr.Alarm) bool { return a.Severity == dbr.SeverityNone }
+
+func isAlarm(s dbr.Status) func(float64, dbr.Alarm) bool {
+	return func(_ float64, a dbr.Alarm) bool { return a.Severity == dbr.SeverityInvalid && a.Status == s }
+}
+
+func equals(want float64) func(float64, dbr.Alarm) bool {
+	return func(v float64, a dbr.Alarm) bool { return v == want && noAlarm(a) }
+}
+
+// TestModbusPLCRestart kills the Modbus server in the middle of polling:
+// the PVs go INVALID/COMM keeping their value, the health PV says
+// disconnected, and once the server is back on the same port everything
+// recovers without restarting cabridge.
+func TestModbusPLCRestart(t *testing.T) {
+	requirePeer(t, "mbpoll", exec.Command("mbpoll", "-V"))
+	plc := startPymodbus(t, 0)
+	srv := startDaemon(t, fmt.Sprintf(`
+devices:
+  - name: plc
+    driver: modbus
+    timeout: 1s
+    backoff: 100ms
+    max_backoff: 500ms
+    config: {address: "127.0.0.1:%d", timeout: 500ms}
+pvs:
+  - name: R:VAL
+    scan: 100ms
+    binding: {device: plc, address: "hr:7"}
+`, plc.port))
+	c := newClient(t, srv)
+	val, conn := watch(t, c, "R:VAL"), watch(t, c, "cabridge:plc:CONNECTED")
+	mbpollWrite(t, plc.port, 7, 42)
+	val.waitFor(t, "42", 10*time.Second, equals(42))
+	conn.waitFor(t, "CONNECTED 1", 10*time.Second, func(v float64, _ dbr.Alarm) bool { return v == 1 })
+
+	plc.stop()
+	val.waitFor(t, "INVALID/COMM", 10*time.Second, func(v float64, a dbr.Alarm) bool {
+		return v == 42 && a.Severity == dbr.SeverityInvalid && a.Status == dbr.StatusComm
+	})
+	conn.waitFor(t, "CONNECTED 0", 10*time.Second, func(v float64, _ dbr.Alarm) bool { return v == 0 })
+
+	back := startPymodbus(t, plc.port) // a fresh PLC: its registers are 0 again
+	mbpollWrite(t, back.port, 7, 43)
+	val.waitFor(t, "43 without alarm", 20*time.Second, equals(43))
+	conn.waitFor(t, "CONNECTED 1", 10*time.Second, func(v float64, _ dbr.Alarm) bool { return v == 1 })
+}
+
+// mbpollWrite writes one holding register with mbpoll.
+func mbpollWrite(t *testing.T, port, addr int, v uint16) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "mbpoll", "-m", "tcp", "-p", strconv.Itoa(port), "-a", "1", "-t", "4",
+		"-r", strconv.Itoa(addr), "-0", "-1", "127.0.0.1", strconv.Itoa(int(v))).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mbpoll write hr:%d: %v\n%s", addr, err, out)
+	}
+}
+
+// faultPLC starts a modbustest server and a daemon polling points of it
+// every 100 ms with a 300 ms request timeout.
+func faultPLC(t *testing.T, pvs string) (*modbustest.Server, *client.Client) {
+	t.Helper()
+	s := modbustest.NewServer(t, modbustest.Options{})
+	srv := startDaemon(t, fmt.Sprintf(`
+devices:
+  - name: plc
+    driver: modbus
+    timeout: 1s
+    backoff: 100ms
+    max_backoff: 400ms
+    config: {address: %q, timeout: 300ms, max_gap: 10}
+pvs:
+%s`, s.Addr(), pvs))
+	return s, newClient(t, srv)
+}
+
+// fc3Sizes records the register counts of the FC3 replies the server
+// sends.
+type fc3Sizes struct {
+	mu    sync.Mutex
+	sizes map[int]int
+	exc   int
+}
+
+func (f *fc3Sizes) hook(_ int, _ byte, reply []byte) [][]byte {
+	// reply is an MBAP frame: a 7-byte header, then the PDU (function
+	// code, byte count, data; or an exception).
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(reply) >= 9 {
+		switch pdu := reply[7:]; pdu[0] {
+		case 3:
+			f.sizes[int(pdu[1])/2]++
+		case 0x83:
+			f.exc++
+		}
+	}
+	return [][]byte{reply}
+}
+
+func (f *fc3Sizes) snapshot() (map[int]int, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.sizes), f.exc
+}
+
+// TestModbusCoalescingAndHoles checks the request plan on the wire: PVs
+// at hr:0, hr:3, hr:5 and hr:200 are read in two requests (hr:0..5 and
+// hr:200). An exception at hr:3 then marks only its own PV INVALID/READ;
+// the others keep updating, and the learned hole keeps later cycles from
+// asking for hr:3 in a block again.
+func TestModbusCoalescingAndHoles(t *testing.T) {
+	s, c := faultPLC(t, `
+  - {name: C:A, scan: 100ms, binding: {device: plc, address: "hr:0"}}
+  - {name: C:B, scan: 100ms, binding: {device: plc, address: "hr:3"}}
+  - {name: C:C, scan: 100ms, binding: {device: plc, address: "hr:5"}}
+  - {name: C:D, scan: 100ms, binding: {device: plc, address: "hr:200"}}
+`)
+	rec := &fc3Sizes{sizes: map[int]int{}}
+	s.SetReplyHook(rec.hook)
+	a, b, cc, d := watch(t, c, "C:A"), watch(t, c, "C:B"), watch(t, c, "C:C"), watch(t, c, "C:D")
+	s.Set(1, modbustest.HoldingRegisters, 0, 10)
+	s.Set(1, modbustest.HoldingRegisters, 3, 13)
+	s.Set(1, modbustest.HoldingRegisters, 5, 15)
+	s.Set(1, modbustest.HoldingRegisters, 200, 20)
+	a.waitFor(t, "10", 10*time.Second, equals(10))
+	b.waitFor(t, "13", 10*time.Second, equals(13))
+	cc.waitFor(t, "15", 10*time.Second, equals(15))
+	d.waitFor(t, "20", 10*time.Second, equals(20))
+	sizes, _ := rec.snapshot()
+	if len(sizes) != 2 || sizes[6] == 0 || sizes[1] == 0 || max(sizes[6], sizes[1])-min(sizes[6], sizes[1]) > 1 {
+		t.Errorf("FC3 reply sizes %v, want only blocks of 6 (hr:0..5) and 1 (hr:200), one each per cycle", sizes)
+	}
+
+	s.SetException(1, modbustest.HoldingRegisters, 3, 2)
+	b.waitFor(t, "INVALID/READ", 10*time.Second, isAlarm(dbr.StatusRead))
+	_, exc0 := rec.snapshot()
+	s.Set(1, modbustest.HoldingRegisters, 0, 11)
+	s.Set(1, modbustest.HoldingRegisters, 5, 16)
+	a.waitFor(t, "11", 10*time.Second, equals(11))
+	cc.waitFor(t, "16", 10*time.Second, equals(16))
+	s.Set(1, modbustest.HoldingRegisters, 0, 12)
+	a.waitFor(t, "12", 10*time.Second, equals(12))
+	s.Set(1, modbustest.HoldingRegisters, 0, 13)
+	a.waitFor(t, "13", 10*time.Second, equals(13))
+	sizes, exc := rec.snapshot()
+	if sizes[6] == 0 || exc-exc0 > 3 {
+		t.Errorf("after the hole: sizes %v, %d more exceptions over three cycles; want the hole learned", sizes, exc-exc0)
+	}
+	if u := lastAlarm(b); u.Severity != dbr.SeverityInvalid {
+		t.Errorf("C:B alarm %+v while hr:3 still fails", u)
+	}
+}
+
+// lastAlarm drains m and returns the alarm of its newest update (zero if
+// none came since).
+func lastAlarm(m *monitor) dbr.Alarm {
+	a := dbr.Alarm{Severity: dbr.SeverityInvalid} // unchanged since the last wait
+	for {
+		select {
+		case u := <-m.updates:
+			a = u.Meta.Alarm
+		default:
+			return a
+		}
+	}
+}
+
+// TestModbusBadReplies feeds the daemon garbage, short replies, late
+// replies and silence: the PVs go INVALID with the fitting status, and
+// recover by themselves once the PLC answers properly, on the same
+// connection where the framing allows it.
+func TestModbusBadReplies(t *testing.T) {
+	s, c := faultPLC(t, `
+  - {name: F:A, scan: 100ms, binding: {device: plc, address: "hr:1"}}
+`)
+	a := watch(t, c, "F:A")
+	for i, tc := range []struct {
+		name  string
+		fault modbustest.Fault
+		bad   func(float64, dbr.Alarm) bool
+	}{
+		{"garbage", modbustest.Fault{Garbage: []byte("\x00\x01garbage\xff")}, func(_ float64, a dbr.Alarm) bool { return a.Severity == dbr.SeverityInvalid }},
+		{"short", modbustest.Fault{Short: 1}, func(_ float64, a dbr.Alarm) bool { return a.Severity == dbr.SeverityInvalid }},
+		{"no answer", modbustest.Fault{NoAnswer: true}, isAlarm(dbr.StatusTimeout)},
+		{"late answer", modbustest.Fault{Delay: 600 * time.Millisecond}, isAlarm(dbr.StatusTimeout)},
+	} {
+		good := float64(100 + i)
+		s.Set(1, modbustest.HoldingRegisters, 1, uint16(good))
+		a.waitFor(t, tc.name+": good value first", 10*time.Second, equals(good))
+		s.SetFault(1, tc.fault)
+		a.waitFor(t, tc.name+": INVALID", 10*time.Second, tc.bad)
+		s.SetFault(1, modbustest.Fault{})
+		s.Set(1, modbustest.HoldingRegisters, 1, uint16(good+50))
+		a.waitFor(t, tc.name+": recovery", 15*time.Second, equals(good+50))
+	}
+}
+
+// TestModbusSlowDeviceIsolation checks that a device that stops answering
+// does not stall another device: the healthy PLC's changes keep reaching
+// the CA client within a few poll periods while the other times out.
+func TestModbusSlowDeviceIsolation(t *testing.T) {
+	slow := modbustest.NewServer(t, modbustest.Options{})
+	fast := modbustest.NewServer(t, modbustest.Options{})
+	srv := startDaemon(t, fmt.Sprintf(`
+devices:
+  - {name: slow, driver: modbus, timeout: 5s, config: {address: %q, timeout: 4s}}
+  - {name: fast, driver: modbus, config: {address: %q, timeout: 500ms}}
+pvs:
+  - {name: S:A, scan: 100ms, binding: {device: slow, address: "hr:1"}}
+  - {name: Q:A, scan: 100ms, binding: {device: fast, address: "hr:1"}}
+`, slow.Addr(), fast.Addr()))
+	c := newClient(t, srv)
+	sa, qa := watch(t, c, "S:A"), watch(t, c, "Q:A")
+	slow.Set(1, modbustest.HoldingRegisters, 1, 1)
+	sa.waitFor(t, "1", 10*time.Second, equals(1))
+	slow.SetFault(1, modbustest.Fault{NoAnswer: true})
+	for i := range 5 {
+		v := uint16(10 + i)
+		fast.Set(1, modbustest.HoldingRegisters, 1, v)
+		// Well under the slow device's 4 s timeout: the fast one is not
+		// queued behind it.
+		qa.waitFor(t, fmt.Sprint(v), 2*time.Second, equals(float64(v)))
+	}
+	sa.waitFor(t, "INVALID/TIMEOUT", 15*time.Second, isAlarm(dbr.StatusTimeout))
 }
