@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -51,9 +53,21 @@ func (e *configError) Error() string {
 	return b.String()
 }
 
-// newConfigError wraps the error of loadConfig.
+// newConfigError wraps the error of loadConfig, its problems in the
+// order of their lines.
 func newConfigError(path string, err error) error {
-	return &configError{path: path, errs: flatten(err)}
+	errs := flatten(err)
+	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(lineOf(a), lineOf(b)) })
+	return &configError{path: path, errs: errs}
+}
+
+// lineOf returns the line of a *conf.Error, 0 for other errors.
+func lineOf(err error) int {
+	var ce *conf.Error
+	if errors.As(err, &ce) {
+		return ce.Line
+	}
+	return 0
 }
 
 // runValidate is the validate command: it checks configuration files

@@ -111,7 +111,8 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 	l := &loaded{file: f, devs: map[string]drivers.Device{}}
 	// Decoding problems do not stop the checks: the rest of the file is
 	// checked too, leaving out what sits under a key already reported.
-	errs := flatten(f.Decode("", &l.cfg))
+	decodeErrs := flatten(f.Decode("", &l.cfg))
+	var errs []error
 	if _, ok := l.cfg.Log.level(); !ok {
 		errs = append(errs, f.At("log.level", fmt.Sprintf("unknown level %q (want debug, info, warn or error)", l.cfg.Log.Level)))
 	}
@@ -149,27 +150,31 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 			errs = append(errs, &conf.Error{File: f.Path, Msg: e.Error()})
 		}
 	}
-	if len(errs) > 0 {
+	if len(decodeErrs) > 0 || len(errs) > 0 {
 		l.close()
-		return nil, errors.Join(dropShadowed(errs)...)
+		return nil, errors.Join(append(decodeErrs, dropShadowed(decodeErrs, errs)...)...)
 	}
 	return l, nil
 }
 
-// dropShadowed removes the errors at a key path under, or equal to, the
-// path of an earlier *conf.Error: a key that failed to decode is absent
-// from the config, and the checks after decoding would report it again as
-// missing.
-func dropShadowed(errs []error) []error {
-	var out []error
-	var seen []string
-	for _, e := range errs {
+// dropShadowed returns the errors of errs whose key path is not under,
+// equal to, or above the path of a decoding error: a key that failed to
+// decode is absent from the config, and the checks after decoding would
+// report it, or the object holding it, again (as missing, say).
+func dropShadowed(decodeErrs, errs []error) []error {
+	var paths []string
+	for _, e := range decodeErrs {
 		var ce *conf.Error
 		if errors.As(e, &ce) && ce.Path != "" {
-			if slices.ContainsFunc(seen, func(p string) bool { return underPath(ce.Path, p) }) {
-				continue
-			}
-			seen = append(seen, ce.Path)
+			paths = append(paths, ce.Path)
+		}
+	}
+	var out []error
+	for _, e := range errs {
+		var ce *conf.Error
+		if errors.As(e, &ce) && ce.Path != "" &&
+			slices.ContainsFunc(paths, func(p string) bool { return underPath(ce.Path, p) || underPath(p, ce.Path) }) {
+			continue
 		}
 		out = append(out, e)
 	}
