@@ -327,6 +327,9 @@ func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
 		}
 	}
 	pv := mk(g, b.name, sp)
+	// Until the device gave a value the PV is undefined, as a record
+	// that never processed.
+	_ = pv.Post(ca.Post[E]{Alarm: &dbr.Alarm{Status: dbr.StatusUDF, Severity: dbr.SeverityInvalid}})
 	var stamp atomic.Pointer[dbr.Timestamp]
 	b.post = func(raw drivers.Value, ts time.Time, a *dbr.Alarm) error {
 		vs, err := toE(raw)
@@ -543,6 +546,14 @@ func (d *device) connected(ctx context.Context) {
 		d.scan(ctx, &scanGroup{pts: pts, bs: d.outputs})
 	} else {
 		d.recovered()
+	}
+	// Scanned PVs get their values now rather than one period later, as
+	// an IOC processes its records at init.
+	for _, sg := range d.scans {
+		if d.needOpen {
+			break
+		}
+		d.scan(ctx, sg)
 	}
 	if len(d.intr) > 0 && d.subDone == nil {
 		d.startSub(ctx)

@@ -101,6 +101,10 @@ func TestReadScaledAndInit(t *testing.T) {
 		if got := f.float("T:SP:RBV"); got != 3 {
 			t.Errorf("T:SP:RBV = %v, want 3", got)
 		}
+		// Scanned PVs are read at start too, not one period later.
+		if got := f.float("T:TEMP"); got != 21 {
+			t.Errorf("T:TEMP = %v at start, want 21 (10*2+1)", got)
+		}
 		time.Sleep(time.Second) // advance the bubble's clock by one period
 		synctest.Wait()
 		if got := f.float("T:TEMP"); got != 21 {
@@ -118,10 +122,10 @@ func TestReadScaledAndInit(t *testing.T) {
 		if got := f.float("T:TEMP"); got != 41 {
 			t.Errorf("T:TEMP = %v, want 41", got)
 		}
-		// One batched Read per period: outputs at start, TEMP+COUNT at 1s
-		// and 2s, SP:RBV at 2s.
-		if n := f.fake.Reads(); n != 4 {
-			t.Errorf("Reads = %d, want 4", n)
+		// One batched Read per period and group: outputs, TEMP+COUNT and
+		// SP:RBV at start, TEMP+COUNT at 1s and 2s, SP:RBV at 2s.
+		if n := f.fake.Reads(); n != 6 {
+			t.Errorf("Reads = %d, want 6", n)
 		}
 		if _, ok := f.pvs["T:TEMP"].Snapshot().Value.(dbr.Doubles); !ok {
 			t.Errorf("T:TEMP native type %T", f.pvs["T:TEMP"].Snapshot().Value)

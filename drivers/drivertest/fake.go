@@ -45,6 +45,7 @@ type Fake struct {
 	closed    bool
 	connected bool
 	stats     drivers.Counters
+	writeHook func(address string, v drivers.Value) drivers.Value
 }
 
 // Write is one write a Fake received.
@@ -391,9 +392,22 @@ func (f *Fake) Write(ctx context.Context, pt drivers.Point, v drivers.Value) err
 		f.stats.AddError(err)
 		return err
 	}
-	f.values[p.addr] = v
 	f.writes = append(f.writes, Write{Address: p.addr, Value: v})
+	if f.writeHook != nil {
+		v = f.writeHook(p.addr, v)
+	}
+	f.values[p.addr] = v
 	return nil
+}
+
+// SetWriteHook makes f store what h returns for each written value
+// instead of the value itself, like a device that clamps or rounds a
+// setpoint; nil stores values as written. Writes still records what was
+// written. h runs with f's lock held and must not call f.
+func (f *Fake) SetWriteHook(h func(address string, v drivers.Value) drivers.Value) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeHook = h
 }
 
 // Subscribe implements drivers.Subscriber: it delivers the values that
