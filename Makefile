@@ -42,7 +42,7 @@ fuzz-short:
 run: build ## Build and run the daemon on CONFIG (default configs/demo.yaml: simulated devices, no hardware).
 	$(BIN) run --config $(CONFIG) $(RUNARGS)
 
-peers: ## Install the interop peers (pyepics, socat) with apt-get, or print the command.
+peers: ## Install the interop peers (pyepics, pymodbus, mbpoll, socat, mosquitto) with apt-get, or print the command.
 	scripts/peers.sh
 
 bench: build ## Run the Go benchmarks of the hot paths, then both load tools (Go client, libca) against `cabridge bench-server`.
