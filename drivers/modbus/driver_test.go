@@ -75,7 +75,7 @@ func TestDriverSharesConnection(t *testing.T) {
 					for range 50 {
 						v, err := readOne(t, t.Context(), d, pt)
 						if err != nil || !drivers.Equal(v, want) {
-							errs <- fmt.Errorf("%s: %v, %v; want %v", d.name, v, err, want)
+							errs <- fmt.Errorf("%s: %v, %w; want %v", d.name, v, err, want)
 							return
 						}
 					}
