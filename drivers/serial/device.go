@@ -34,6 +34,7 @@ type Device struct {
 	log      *slog.Logger
 	cfg      Config
 	protos   map[string]*protocol
+	unsol    []*protocol // input-only protocols: lines the instrument volunteers
 	init     []*exchange
 	initSet  resolved
 	inTerm   []byte
@@ -98,6 +99,9 @@ func NewDevice(name string, cfg Config, logger *slog.Logger) (*Device, error) {
 			return nil, fmt.Errorf("serial: protocol %s: %w", name, err)
 		}
 		d.protos[name] = pr
+		if pr.read != nil && pr.read.out == nil {
+			d.unsol = append(d.unsol, pr)
+		}
 	}
 	for _, x := range cfg.Init {
 		cx, err := compileExchange(x.Out, x.In, false)
@@ -455,12 +459,24 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 			if err == nil {
 				return fields, nil
 			}
-			if c.offer(f) {
-				continue
+			if c.offer(f) || d.volunteered(f.data) {
+				continue // not the reply: a line the instrument volunteered
 			}
 			return nil, fmt.Errorf("reply %s: %w", quote(f.data), err)
 		}
 	}
+}
+
+// volunteered reports whether line matches an input-only protocol, so
+// that it is a line the instrument sends unasked rather than a bad reply,
+// even when no Subscribe call runs.
+func (d *Device) volunteered(line []byte) bool {
+	for _, pr := range d.unsol {
+		if _, err := pr.read.in.Match(line, pr.set.sep, 1, pr.set.ignoreExtra); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // fail counts err and marks a lost connection.

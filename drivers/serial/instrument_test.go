@@ -31,6 +31,7 @@ import (
 //	MODE?        -> OFF|ON|STANDBY        MODE <name> -> OK
 //	GARBAGE?     -> ##garbage##
 //	PARTIAL?     -> 1.2 (no terminator)
+//	SILENT?      -> (never a reply)
 //	WAVE?        -> 1.5,2.5,3.5
 //
 // While stalled it answers nothing. It counts the commands it received.
@@ -100,6 +101,8 @@ func (p *psu) handle(line string) (reply string, partial bool) {
 	case "MODE":
 		p.mode = arg
 		return "OK", false
+	case "SILENT?":
+		return "", false
 	case "GARBAGE?":
 		return "##garbage##", false
 	case "PARTIAL?":
