@@ -116,6 +116,13 @@ func (p *pymodbusPLC) stop() {
 // loopback until the test ends; it returns the CA server.
 func startDaemon(t *testing.T, config string) *ca.Server {
 	t.Helper()
+	srv, _ := startDaemonLog(t, config)
+	return srv
+}
+
+// startDaemonLog is startDaemon that also returns the daemon's log.
+func startDaemonLog(t *testing.T, config string) (*ca.Server, *lockedBuffer) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "cabridge.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
@@ -129,7 +136,7 @@ func startDaemon(t *testing.T, config string) *ca.Server {
 	return catest.StartIOC(t, func(ctx context.Context, lookup func(string) (string, bool), listening func(*ca.Server)) error {
 		a := &app{stdout: &logs, stderr: &logs, lookupEnv: lookup, onServe: listening}
 		return a.run(ctx, []string{"run", "--config", path})
-	})
+	}), &logs
 }
 
 // clientEnv returns the libca settings that reach srv by TCP only.
@@ -361,7 +368,7 @@ func equals(want float64) func(float64, dbr.Alarm) bool {
 func TestModbusPLCRestart(t *testing.T) {
 	requirePeer(t, "mbpoll", exec.Command("mbpoll", "-V"))
 	plc := startPymodbus(t, 0)
-	srv := startDaemon(t, fmt.Sprintf(`
+	srv, logs := startDaemonLog(t, fmt.Sprintf(`
 devices:
   - name: plc
     driver: modbus
@@ -390,6 +397,13 @@ pvs:
 	mbpollWrite(t, back.port, 7, 43)
 	val.waitFor(t, "43 without alarm", 20*time.Second, equals(43))
 	conn.waitFor(t, "CONNECTED 1", 10*time.Second, func(v float64, _ dbr.Alarm) bool { return v == 1 })
+	// The outage is logged once going down and once coming back (with the
+	// number of failed attempts), not once per poll or reconnect.
+	log := logs.String()
+	if n, m := strings.Count(log, "device failed"), strings.Count(log, "device recovered"); n != 1 || m != 1 ||
+		!regexp.MustCompile(`device recovered.* failures=\d+`).MatchString(log) {
+		t.Errorf("%d failure and %d recovery lines in the log, want 1 each with the count:\n%s", n, m, log)
+	}
 }
 
 // mbpollWrite writes one holding register with mbpoll.
