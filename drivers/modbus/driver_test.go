@@ -365,3 +365,30 @@ func TestDriverFairTurns(t *testing.T) {
 		t.Errorf("the fast unit waited %v; it should wait for at most one request of the slow unit (%v)", worst, delay)
 	}
 }
+
+// TestDriverLateReplyOtherUnit: unit 3 answers after its request timed
+// out, while unit 1's request waits behind it on the shared connection;
+// both clients numbered their first request 1, yet the late reply is
+// never taken for unit 1's (the connection numbers requests itself), and
+// the connection survives.
+func TestDriverLateReplyOtherUnit(t *testing.T) {
+	s := modbustest.NewServer(t, modbustest.Options{Units: []byte{1, 3}})
+	s.Set(1, modbustest.HoldingRegisters, 0, 111)
+	s.Set(3, modbustest.HoldingRegisters, 0, 333)
+	s.SetFault(3, modbustest.Fault{Delay: 300 * time.Millisecond})
+	var dr Driver
+	late := newDriverDevice(t, &dr, "late", fmt.Sprintf(`{"address": %q, "unit_id": 3, "timeout": "100ms"}`, s.Addr()))
+	ok := newDriverDevice(t, &dr, "ok", fmt.Sprintf(`{"address": %q, "unit_id": 1, "timeout": "2s"}`, s.Addr()))
+	if _, err := readOne(t, t.Context(), late, parse(t, late, "hr:0")[0]); !errors.Is(err, drivers.ErrTimeout) {
+		t.Fatalf("late unit: %v; want a timeout", err)
+	}
+	pt := parse(t, ok, "hr:0")[0]
+	for range 3 {
+		if v, err := readOne(t, t.Context(), ok, pt); err != nil || !drivers.Equal(v, drivers.Uints{111}) {
+			t.Fatalf("unit 1 after unit 3's late reply: %v, %v; want 111", v, err)
+		}
+	}
+	if n := s.Accepted(); n != 1 {
+		t.Errorf("%d connections; a late reply must not drop the shared one", n)
+	}
+}
