@@ -7,7 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	gmb "github.com/goburrow/modbus"
 
 	"github.com/cabridge/cabridge/drivers"
 	"github.com/cabridge/cabridge/drivers/modbus/modbustest"
@@ -391,4 +394,46 @@ func TestDriverLateReplyOtherUnit(t *testing.T) {
 	if n := s.Accepted(); n != 1 {
 		t.Errorf("%d connections; a late reply must not drop the shared one", n)
 	}
+}
+
+// TestProbeBackoff: the wait before a probe of a unit that timed out
+// doubles up to the cap, a request before the probe time fails fast
+// without touching the link, and an answer resets the back-off.
+func TestProbeBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var dr Driver
+		dr.ProbeBackoff, dr.MaxProbeBackoff = time.Second, 4*time.Second
+		dev, err := dr.New(drivers.Params{Name: "u3", Decode: drivers.DecodeJSON([]byte(`{"address": "127.0.0.1:1", "unit_id": 3}`))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := dev.(*Device)
+		for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+			d.missed()
+			if got := time.Until(d.probe.next); got != want {
+				t.Errorf("timeout %d: next probe in %v, want %v", i+1, got, want)
+			}
+		}
+		time.Sleep(time.Second)
+		err = d.do(t.Context(), "read hr:0+1", func(gmb.Client) error {
+			t.Error("a request went to the link before the probe time")
+			return nil
+		})
+		want := "modbus: u3: read hr:0+1: unit 3 not answering since "
+		if !errors.Is(err, drivers.ErrTimeout) || !drivers.Retryable(err) || !strings.HasPrefix(err.Error(), want) ||
+			!strings.Contains(err.Error(), "(4 timeouts); next probe at ") || !strings.Contains(err.Error(), "(in 3s)") {
+			t.Errorf("fast failure = %v", err)
+		}
+		d.answered()
+		if !d.probe.next.IsZero() || d.probe.misses != 0 {
+			t.Errorf("after an answer: %+v", d.probe)
+		}
+		d.missed()
+		if got := time.Until(d.probe.next); got != time.Second {
+			t.Errorf("first timeout after an answer: next probe in %v, want 1s", got)
+		}
+		if err := d.Close(); err != nil || dr.Links() != 0 {
+			t.Errorf("Close = %v, Links = %d", err, dr.Links())
+		}
+	})
 }
