@@ -45,10 +45,15 @@ run: build ## Build and run the daemon on CONFIG (default configs/demo.yaml: sim
 peers: ## Install the interop peers (pyepics, pymodbus, mbpoll, socat, mosquitto) with apt-get, or print the command.
 	scripts/peers.sh
 
-bench: build ## Run the Go benchmarks of the hot paths, then both load tools (Go client, libca) against `cabridge bench-server`.
+bench: build ## Run the Go benchmarks of the hot paths, both load tools (Go client, libca) against `cabridge bench-server`, then bench-modbus.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./ca/...
 	$(GO) run ./bench/caload -server $(BIN) -n $(BENCH_N)
 	scripts/libcaload.sh -n $(BENCH_N)
+	$(MAKE) bench-modbus
+
+.PHONY: bench-modbus
+bench-modbus: build ## Bridge 1,000 scattered Modbus registers (in-process server) to PVs at 10 Hz: requests/cycle, CPU, change-to-monitor latency.
+	$(GO) run ./bench/modbusbench -server $(BIN) $(MODBUSBENCH_ARGS)
 
 fuzz: ## Fuzz every Fuzz* target for FUZZTIME each (default 60s).
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh long
