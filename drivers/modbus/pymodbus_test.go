@@ -260,9 +260,18 @@ func TestPymodbusDeadUnit(t *testing.T) {
 	}
 }
 
-// TestPymodbusRestart: the server is killed mid-poll and restarted on
-// the same port; two units of one Driver fail, reopen and recover.
+// TestPymodbusRestart: the server is killed between polls and restarted
+// on the same port; two units, on connections of their own (New) or
+// sharing one (Driver), fail, reopen and recover.
 func TestPymodbusRestart(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own connections", true: "shared"}[shared], func(t *testing.T) {
+			testPymodbusRestart(t, shared)
+		})
+	}
+}
+
+func testPymodbusRestart(t *testing.T, shared bool) {
 	srv := startPymodbus(t, "--units", "1,2")
 	port := srv.line
 	var dr Driver
@@ -270,7 +279,19 @@ func TestPymodbusRestart(t *testing.T) {
 	var pts [2]drivers.Point
 	for i := range 2 {
 		js := fmt.Sprintf(`{"address": %q, "unit_id": %d, "timeout": "1s"}`, srv.addr(), i+1)
-		devs[i] = newDriverDevice(t, &dr, fmt.Sprintf("u%d", i+1), js)
+		if shared {
+			devs[i] = newDriverDevice(t, &dr, fmt.Sprintf("u%d", i+1), js)
+		} else {
+			dev, err := New(drivers.Params{Name: fmt.Sprintf("u%d", i+1), Decode: drivers.DecodeJSON([]byte(js))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			devs[i] = dev.(*Device)
+			t.Cleanup(func() { _ = devs[i].Close() })
+			if err := devs[i].Open(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		pts[i] = parse(t, devs[i], "hr:0")[0]
 	}
 	read := func(i int) error {
