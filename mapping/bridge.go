@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -25,21 +26,36 @@ import (
 type Options struct {
 	// Logger receives the bridge's logs; nil discards them.
 	Logger *slog.Logger
+	// Previous, if not nil, is the Bridge this one replaces (a reloaded
+	// configuration). Its PVs whose config is unchanged, and whose point
+	// has the same type, are kept rather than declared again, so their
+	// clients stay connected; so are the health PVs of devices whose
+	// health prefix is unchanged. Previous must have stopped running and
+	// must not run again. See Bridge.Kept.
+	Previous *Bridge
 }
 
 // Bridge serves the PVs of a Config: it declares them in an ioc.Group and,
 // while Run runs, polls, subscribes to and writes the devices, one
 // goroutine per device serializing its Reads and Writes.
 type Bridge struct {
-	devs []*device
-	log  *slog.Logger
+	devs     []*device
+	log      *slog.Logger
+	bindings map[string]*binding // by PV name
+	health   map[string]*health  // by prefix
+	names    []string            // every PV name the bridge serves, health PVs included
+	kept     map[string]bool     // names taken over from Options.Previous
 }
 
 // binding is one PV bound to one point.
 type binding struct {
 	name     string
 	dir      string
+	pc       PVConfig     // the config it was built from
+	typ      string       // its PV type
+	ptType   drivers.Type // its point's type
 	pt       drivers.Point
+	dev      atomic.Pointer[device] // the device runtime CA puts go to
 	scale    float64
 	offset   float64
 	linear   bool
@@ -85,9 +101,10 @@ type device struct {
 	outputs []*binding // output-only bindings, initialised from the device
 	all     []*binding
 
-	writes chan *writeReq
-	ticks  chan *scanGroup
-	subErr chan error
+	writes  chan *writeReq
+	ticks   chan *scanGroup
+	subErr  chan error
+	stopped chan struct{} // closed when run returns
 
 	overruns atomic.Uint64
 	own      drivers.Counters // stats of devices that are not StatsReporters
@@ -115,7 +132,11 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 		return nil, err
 	}
 	log := drivers.DiscardLogger(opts.Logger)
-	br := &Bridge{log: log}
+	br := &Bridge{log: log, bindings: map[string]*binding{}, health: map[string]*health{}, kept: map[string]bool{}}
+	prev := opts.Previous
+	if prev == nil {
+		prev = &Bridge{}
+	}
 	byName := map[string]*device{}
 	for _, dc := range cfg.Devices {
 		dev := devs[dc.Name]
@@ -127,24 +148,50 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 			timeout: orDefault(dc.Timeout, DefaultTimeout), backoff: orDefault(dc.Backoff, DefaultBackoff),
 			maxBack: orDefault(dc.MaxBackoff, DefaultMaxBackoff),
 			writes:  make(chan *writeReq), ticks: make(chan *scanGroup), subErr: make(chan error, 1),
+			stopped: make(chan struct{}),
 		}
 		prefix, _ := cfg.healthPrefix(dc) // validated
-		d.health = newHealth(g, prefix)
+		if h := prev.health[prefix]; h != nil {
+			d.health = h
+			for _, n := range h.names {
+				br.kept[n] = true
+			}
+		} else {
+			d.health = newHealth(g, prefix)
+		}
+		br.health[prefix] = d.health
+		br.names = append(br.names, d.health.names...)
 		byName[dc.Name] = d
 		br.devs = append(br.devs, d)
 	}
 	var es errs
+	type rebind struct {
+		b  *binding
+		d  *device
+		pt drivers.Point
+	}
+	var rebinds []rebind // applied once nothing can fail any more
 	for i, pc := range cfg.PVs {
 		name, _ := cfg.pvName(pc) // validated
 		d := byName[pc.Binding.Device]
 		pt, _ := d.dev.ParsePoint(pc.Binding.PointSpec())
 		dir := pc.direction()
-		b := &binding{name: name, dir: dir, pt: pt, scale: pc.Binding.scale(), offset: pc.Binding.Offset,
-			linear: pc.Binding.linear(), readBack: pc.ReadAfterWrite && pt.Type().Access.CanRead()}
-		rec := declarePV(g, d, b, pc, pvType(pc, pt.Type()))
-		if err := setFields(rec, pc.severities()); err != nil {
-			es.add(fmt.Sprintf("pvs[%d]", i), name, strings.ToLower(err.field), "", "%v", err.err)
+		typ := pvType(pc, pt.Type())
+		b := prev.bindings[name]
+		if b != nil && reflect.DeepEqual(b.pc, pc) && b.typ == typ && b.ptType == pt.Type() {
+			rebinds = append(rebinds, rebind{b, d, pt})
+			br.kept[name] = true
+		} else {
+			b = &binding{name: name, dir: dir, pc: pc, typ: typ, ptType: pt.Type(), pt: pt, scale: pc.Binding.scale(),
+				offset: pc.Binding.Offset, linear: pc.Binding.linear(), readBack: pc.ReadAfterWrite && pt.Type().Access.CanRead()}
+			b.dev.Store(d)
+			rec := declarePV(g, b, pc, typ)
+			if err := setFields(rec, pc.severities()); err != nil {
+				es.add(fmt.Sprintf("pvs[%d]", i), name, strings.ToLower(err.field), "", "%v", err.err)
+			}
 		}
+		br.bindings[name] = b
+		br.names = append(br.names, name)
 		d.all = append(d.all, b)
 		if dir == DirOutput {
 			if pt.Type().Access.CanRead() {
@@ -174,8 +221,22 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 	if len(es) > 0 {
 		return nil, errors.Join(es...)
 	}
+	for _, r := range rebinds {
+		r.b.pt = r.pt
+		r.b.dev.Store(r.d)
+	}
 	return br, nil
 }
+
+// Names returns the names of every PV the bridge serves, its devices'
+// health PVs included, in declaration order.
+func (br *Bridge) Names() []string { return slices.Clone(br.names) }
+
+// Kept reports whether the PV called name was taken over from
+// Options.Previous: it is still served by the same object, and its
+// clients need not notice the change. Every other name of Previous is
+// gone or was declared anew.
+func (br *Bridge) Kept(name string) bool { return br.kept[name] }
 
 // fieldError is a record field that could not be set.
 type fieldError struct {
@@ -211,20 +272,20 @@ func orDefault(d drivers.Duration, def time.Duration) time.Duration {
 
 // declarePV declares the PV of b in g as typ, sets b's hooks and
 // returns the PV's record (nil for a plain PV).
-func declarePV(g *ioc.Group, d *device, b *binding, pc PVConfig, typ string) *record.Record {
+func declarePV(g *ioc.Group, b *binding, pc PVConfig, typ string) *record.Record {
 	switch typ {
 	case "float":
-		return declare(g, d, b, pc, ioc.Float, fromFloat[float32], toFloat[float32])
+		return declare(g, b, pc, ioc.Float, fromFloat[float32], toFloat[float32])
 	case "long":
-		return declare(g, d, b, pc, ioc.Long, fromInt[int32](math.MinInt32, math.MaxInt32), toFloat[int32])
+		return declare(g, b, pc, ioc.Long, fromInt[int32](math.MinInt32, math.MaxInt32), toFloat[int32])
 	case "short":
-		return declare(g, d, b, pc, ioc.Short, fromInt[int16](math.MinInt16, math.MaxInt16), toFloat[int16])
+		return declare(g, b, pc, ioc.Short, fromInt[int16](math.MinInt16, math.MaxInt16), toFloat[int16])
 	case "enum":
-		return declare(g, d, b, pc, ioc.Enum, fromInt[uint16](0, math.MaxUint16), toFloat[uint16])
+		return declare(g, b, pc, ioc.Enum, fromInt[uint16](0, math.MaxUint16), toFloat[uint16])
 	case "string":
-		return declare(g, d, b, pc, ioc.String, fromString, toString)
+		return declare(g, b, pc, ioc.String, fromString, toString)
 	}
-	return declare(g, d, b, pc, ioc.Double, fromFloat[float64], toFloat[float64])
+	return declare(g, b, pc, ioc.Double, fromFloat[float64], toFloat[float64])
 }
 
 // fromFloat converts a PV-side float to E.
@@ -252,10 +313,10 @@ func toString(v string) (float64, string)            { return 0, v }
 
 // declare declares one PV of element type E with the constructor mk and
 // returns its record (nil for a plain PV).
-func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
+func declare[E any](g *ioc.Group, b *binding, pc PVConfig,
 	mk func(*ioc.Group, string, ioc.Spec[E]) *ioc.PV[E],
 	from func(float64, string) (E, error), to func(E) (float64, string)) *record.Record {
-	t := b.pt.Type()
+	t := b.ptType
 	isString := t.Kind == drivers.KindString
 	rtyp := pc.Record
 	switch rtyp {
@@ -302,7 +363,7 @@ func declare[E any](g *ioc.Group, d *device, b *binding, pc PVConfig,
 		raw, err := b.toRaw(fs, ss, isString)
 		var back drivers.Value
 		if err == nil {
-			back, err = d.write(ctx, b, raw)
+			back, err = b.dev.Load().write(ctx, b, raw)
 		}
 		if err != nil {
 			b.alarmed(drivers.AlarmFor(drivers.OpWrite, err))
@@ -396,7 +457,7 @@ func (b *binding) toRaw(fs []float64, ss []string, isString bool) (drivers.Value
 		}
 		fs = out
 	}
-	v, err := drivers.Convert(drivers.Floats(fs), b.pt.Type().Kind)
+	v, err := drivers.Convert(drivers.Floats(fs), b.ptType.Kind)
 	if err != nil {
 		return nil, fmt.Errorf("mapping: %s: %w", b.name, err)
 	}
@@ -409,6 +470,8 @@ func (d *device) write(ctx context.Context, b *binding, v drivers.Value) (back d
 	req := &writeReq{ctx: ctx, b: b, v: v, done: make(chan writeResult, 1)}
 	select {
 	case d.writes <- req:
+	case <-d.stopped:
+		return nil, fmt.Errorf("mapping: %s: device %q is being reconfigured: %w (%w)", b.name, d.name, drivers.ErrDisconnected, drivers.ErrNotSent)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("mapping: %s: %w", b.name, ctx.Err())
 	}
@@ -422,7 +485,10 @@ func (d *device) write(ctx context.Context, b *binding, v drivers.Value) (back d
 func (br *Bridge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, d := range br.devs {
-		wg.Go(func() { d.run(ctx) })
+		wg.Go(func() {
+			defer close(d.stopped)
+			d.run(ctx)
+		})
 		for _, sg := range d.scans {
 			wg.Go(func() { d.tick(ctx, sg) })
 		}
@@ -460,15 +526,22 @@ func (d *device) run(ctx context.Context) {
 	_, isOpener := d.dev.(drivers.Opener)
 	d.needOpen = isOpener
 	d.delay = d.backoff
-	d.retry = time.NewTimer(0)
-	d.armed = true
+	d.retry = time.NewTimer(time.Hour)
+	d.retry.Stop()
 	defer d.retry.Stop()
-	if !isOpener {
-		d.retry.Stop()
-		d.armed = false
+	defer d.stopSub()
+	// The first connection attempt comes before anything else, so that a
+	// put made right after start finds the device open.
+	if isOpener {
+		if err := d.open(ctx); err != nil {
+			d.fail(err)
+			d.retryLater()
+		} else {
+			d.connected(ctx)
+		}
+	} else {
 		d.connected(ctx)
 	}
-	defer d.stopSub()
 	for {
 		d.updateHealth()
 		// Writes go ahead of scans that are already due.
@@ -681,7 +754,7 @@ func (d *device) recovered() {
 		d.delay = d.backoff
 		// Output-only PVs are not rescanned: clear their alarm now.
 		for _, b := range d.all {
-			if b.dir == DirOutput && !b.pt.Type().Access.CanRead() {
+			if b.dir == DirOutput && !b.ptType.Access.CanRead() {
 				b.alarmed(dbr.Alarm{})
 			}
 		}
@@ -768,6 +841,7 @@ func (d *device) updateHealth() {
 
 // health holds a device's health PVs.
 type health struct {
+	names                                         []string
 	connected, lastException                      *ioc.PV[int32]
 	requests, errors, pollLast, pollMax, overruns *ioc.PV[float64]
 	lastError                                     *ioc.PV[string]
@@ -782,7 +856,7 @@ func newHealth(g *ioc.Group, prefix string) *health {
 		}
 		return ioc.Spec[float64]{ReadOnly: true, Doc: doc, Units: units, Precision: prec}
 	}
-	return &health{
+	h := &health{
 		connected:     ioc.Long(g, prefix+"CONNECTED", ioc.Spec[int32]{ReadOnly: true, Doc: "device connected"}),
 		requests:      ioc.Double(g, prefix+"REQUESTS", ro("requests sent", "")),
 		errors:        ioc.Double(g, prefix+"ERRORS", ro("failed requests", "")),
@@ -792,4 +866,8 @@ func newHealth(g *ioc.Group, prefix string) *health {
 		pollMax:       ioc.Double(g, prefix+"POLL_MAX", ro("longest poll duration", "s")),
 		overruns:      ioc.Double(g, prefix+"OVERRUNS", ro("skipped scans", "")),
 	}
+	for _, n := range []string{"CONNECTED", "REQUESTS", "ERRORS", "LAST_ERROR", "LAST_EXCEPTION", "POLL_LAST", "POLL_MAX", "OVERRUNS"} {
+		h.names = append(h.names, prefix+n)
+	}
+	return h
 }
