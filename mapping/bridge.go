@@ -30,8 +30,10 @@ type Options struct {
 	// configuration). Its PVs whose config is unchanged, and whose point
 	// has the same type, are kept rather than declared again, so their
 	// clients stay connected; so are the health PVs of devices whose
-	// health prefix is unchanged. Previous must have stopped running and
-	// must not run again. See Bridge.Kept.
+	// health prefix is unchanged. New only reads Previous, which may go
+	// on running; the kept PVs move to the new bridge when its Run
+	// starts, so Previous must have stopped by then, and must not run
+	// again. See Bridge.Kept.
 	Previous *Bridge
 }
 
@@ -45,6 +47,14 @@ type Bridge struct {
 	health   map[string]*health  // by prefix
 	names    []string            // every PV name the bridge serves, health PVs included
 	kept     map[string]bool     // names taken over from Options.Previous
+	rebinds  []rebind            // kept bindings to move over when Run starts
+}
+
+// rebind moves a kept binding to its new device and point.
+type rebind struct {
+	b  *binding
+	d  *device
+	pt drivers.Point
 }
 
 // binding is one PV bound to one point.
@@ -105,6 +115,7 @@ type device struct {
 	ticks   chan *scanGroup
 	subErr  chan error
 	stopped chan struct{} // closed when run returns
+	handed  chan struct{} // closed when a reloaded bridge took over this device's PVs
 
 	overruns atomic.Uint64
 	own      drivers.Counters // stats of devices that are not StatsReporters
@@ -148,7 +159,7 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 			timeout: orDefault(dc.Timeout, DefaultTimeout), backoff: orDefault(dc.Backoff, DefaultBackoff),
 			maxBack: orDefault(dc.MaxBackoff, DefaultMaxBackoff),
 			writes:  make(chan *writeReq), ticks: make(chan *scanGroup), subErr: make(chan error, 1),
-			stopped: make(chan struct{}),
+			stopped: make(chan struct{}), handed: make(chan struct{}),
 		}
 		prefix, _ := cfg.healthPrefix(dc) // validated
 		if h := prev.health[prefix]; h != nil {
@@ -165,12 +176,6 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 		br.devs = append(br.devs, d)
 	}
 	var es errs
-	type rebind struct {
-		b  *binding
-		d  *device
-		pt drivers.Point
-	}
-	var rebinds []rebind // applied once nothing can fail any more
 	for i, pc := range cfg.PVs {
 		name, _ := cfg.pvName(pc) // validated
 		d := byName[pc.Binding.Device]
@@ -179,7 +184,7 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 		typ := pvType(pc, pt.Type())
 		b := prev.bindings[name]
 		if b != nil && reflect.DeepEqual(b.pc, pc) && b.typ == typ && b.ptType == pt.Type() {
-			rebinds = append(rebinds, rebind{b, d, pt})
+			br.rebinds = append(br.rebinds, rebind{b, d, pt})
 			br.kept[name] = true
 		} else {
 			b = &binding{name: name, dir: dir, pc: pc, typ: typ, ptType: pt.Type(), pt: pt, scale: pc.Binding.scale(),
@@ -220,10 +225,6 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 	}
 	if len(es) > 0 {
 		return nil, errors.Join(es...)
-	}
-	for _, r := range rebinds {
-		r.b.pt = r.pt
-		r.b.dev.Store(r.d)
 	}
 	return br, nil
 }
@@ -464,25 +465,43 @@ func (b *binding) toRaw(fs []float64, ss []string, isString bool) (drivers.Value
 	return v, nil
 }
 
-// write hands v to the device goroutine and waits for the device to
-// confirm it.
+// write hands v to the device goroutine of b and waits for the device
+// to confirm it. A put that meets a stopped bridge waits until a
+// reloaded one takes the PV over, or until its context ends.
 func (d *device) write(ctx context.Context, b *binding, v drivers.Value) (back drivers.Value, err error) {
 	req := &writeReq{ctx: ctx, b: b, v: v, done: make(chan writeResult, 1)}
-	select {
-	case d.writes <- req:
-	case <-d.stopped:
-		return nil, fmt.Errorf("mapping: %s: device %q is being reconfigured: %w (%w)", b.name, d.name, drivers.ErrDisconnected, drivers.ErrNotSent)
-	case <-ctx.Done():
-		return nil, fmt.Errorf("mapping: %s: %w", b.name, ctx.Err())
+	for {
+		select {
+		case d.writes <- req:
+			r := <-req.done
+			return r.back, r.err
+		case <-d.stopped:
+			select {
+			case <-d.handed:
+				d = b.dev.Load()
+				continue
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+		}
+		return nil, fmt.Errorf("mapping: %s: device %q: %w (%w)", b.name, d.name, ctx.Err(), drivers.ErrNotSent)
 	}
-	r := <-req.done
-	return r.back, r.err
 }
 
 // Run serves the devices until ctx is done: it starts one goroutine per
 // device and per scan period, and returns once all of them have stopped.
 // Puts made while Run is not running wait for it (or for their context).
 func (br *Bridge) Run(ctx context.Context) error {
+	handed := map[*device]bool{}
+	for _, r := range br.rebinds {
+		handed[r.b.dev.Load()] = true
+		r.b.pt = r.pt
+		r.b.dev.Store(r.d)
+	}
+	for old := range handed {
+		close(old.handed) // puts waiting on the old device retry here
+	}
+	br.rebinds = nil
 	var wg sync.WaitGroup
 	for _, d := range br.devs {
 		wg.Go(func() {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cabridge/cabridge/ca/dbr"
 	"github.com/cabridge/cabridge/ca/ioc"
@@ -33,10 +34,12 @@ func TestReloadKeepsUnchangedPVs(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	// A put to the stopped bridge fails at once instead of hanging.
-	if err := pvs1["T:SP"].Put(t.Context(), dbr.Doubles{21}); err == nil {
+	// A put to the stopped bridge waits for a successor, or its context.
+	pctx, pcancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	if err := pvs1["T:SP"].Put(pctx, dbr.Doubles{21}); err == nil {
 		t.Error("put to a stopped bridge succeeded")
 	}
+	pcancel()
 
 	cfg2 := testConfig()
 	cfg2.PVs[0].EGU = "K"                    // T:TEMP edited
@@ -61,14 +64,24 @@ func TestReloadKeepsUnchangedPVs(t *testing.T) {
 	if names := br2.Names(); slices.Contains(names, "T:COUNT") || !slices.Contains(names, "T:SP") || !slices.Contains(names, "T:NEW") {
 		t.Errorf("Names = %v", names)
 	}
+	// A put made between the two bridges waits for the new one.
+	pending := make(chan error, 1)
+	go func() {
+		pctx, pcancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer pcancel()
+		pending <- pvs1["T:SP"].Put(pctx, dbr.Doubles{25})
+	}()
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	wg.Go(func() { _ = br2.Run(ctx2) })
 	defer func() { cancel2(); wg.Wait() }()
+	if err := <-pending; err != nil {
+		t.Fatalf("put during the reload: %v", err)
+	}
 	if err := pvs1["T:SP"].Put(t.Context(), dbr.Doubles{30}); err != nil {
 		t.Fatalf("put to a kept PV after the reload: %v", err)
 	}
 	w := fk.Writes()
-	if len(w) != 2 || !drivers.Equal(w[1].Value, drivers.Floats{3}) {
-		t.Errorf("writes = %v, want the put of 30 (3 raw) through the new bridge", w)
+	if len(w) != 3 || !drivers.Equal(w[1].Value, drivers.Floats{2.5}) || !drivers.Equal(w[2].Value, drivers.Floats{3}) {
+		t.Errorf("writes = %v, want the puts of 25 and 30 (2.5 and 3 raw) through the new bridge", w)
 	}
 }
