@@ -236,6 +236,16 @@ func (c *conn) setWaiter(w chan frame) {
 	c.mu.Unlock()
 }
 
+// alive reports whether the reader still runs.
+func (c *conn) alive() bool {
+	select {
+	case <-c.dead:
+		return false
+	default:
+		return true
+	}
+}
+
 // failure returns why the reader stopped, as an error for callers.
 func (c *conn) failure() error {
 	if c.readErr == nil || errors.Is(c.readErr, io.EOF) {

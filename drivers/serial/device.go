@@ -37,18 +37,13 @@ type Device struct {
 	unsol    []*protocol // input-only protocols: lines the instrument volunteers
 	init     []*exchange
 	initSet  resolved
-	inTerm   []byte
-	readTO   time.Duration
 	logEvery time.Duration
 	stats    drivers.Counters
-
-	// lock is the port: a transaction holds it from its output to the end
-	// of its reply. writers counts writes waiting for it, which go first.
-	lock    chan struct{}
-	writers atomic.Int32
+	l        *link  // the port, perhaps shared (see Driver)
+	release  func() // gives up l; called once by Close
 
 	mu      sync.Mutex
-	c       *conn
+	c       *conn // the connection this device's last Open ran init on
 	closed  bool
 	lastLog map[string]time.Time
 }
@@ -70,8 +65,28 @@ func New(p drivers.Params) (drivers.Device, error) {
 }
 
 // NewDevice validates cfg and returns an unopened device named name (for
-// logs and errors) that logs to logger (nil discards). It does no I/O.
+// logs and errors) that logs to logger (nil discards), on a port of its
+// own (see Driver for shared ports). It does no I/O.
 func NewDevice(name string, cfg Config, logger *slog.Logger) (*Device, error) {
+	d, err := newDevice(name, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	l := newLink(linkKey(&cfg), &cfg, d.log)
+	d.attach(l, l.close)
+	return d, nil
+}
+
+// attach puts d on l; release is called when d closes.
+func (d *Device) attach(l *link, release func()) {
+	d.l, d.release = l, release
+	l.mu.Lock()
+	l.devs[d] = struct{}{}
+	l.mu.Unlock()
+}
+
+// newDevice validates cfg and builds the device, not yet on a link.
+func newDevice(name string, cfg Config, logger *slog.Logger) (*Device, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("serial: invalid config: %w", err)
 	}
@@ -81,14 +96,8 @@ func NewDevice(name string, cfg Config, logger *slog.Logger) (*Device, error) {
 		cfg:      cfg,
 		protos:   map[string]*protocol{},
 		initSet:  resolve(&Settings{}, &cfg.Settings),
-		readTO:   time.Duration(cfg.ReadTimeout),
 		logEvery: time.Duration(cfg.LogInterval),
-		lock:     make(chan struct{}, 1),
 		lastLog:  map[string]time.Time{},
-	}
-	d.inTerm, _ = ParseTerminator(cfg.InTerminator)
-	if d.readTO == 0 {
-		d.readTO = DefaultReadTimeout
 	}
 	if d.logEvery == 0 {
 		d.logEvery = DefaultLogInterval
@@ -161,34 +170,29 @@ func (d *Device) ParsePoint(spec drivers.PointSpec) (drivers.Point, error) {
 	return pt, nil
 }
 
-// Open implements drivers.Opener: it closes what is left of the previous
-// connection, opens the port and runs the init sequence.
+// Open implements drivers.Opener: it connects the port unless it is
+// connected (a port shared with other devices may be), and runs the init
+// sequence.
 func (d *Device) Open(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("serial: %s: open: %w", d.name, err)
 	}
 	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return fmt.Errorf("serial: %s: open: %w", d.name, drivers.ErrClosed)
-	}
-	old := d.c
+	closed := d.closed
 	d.c = nil
 	d.mu.Unlock()
-	if old != nil {
-		old.close()
+	if closed {
+		return fmt.Errorf("serial: %s: open: %w", d.name, drivers.ErrClosed)
 	}
 	d.stats.SetConnected(false)
-	p, where, err := openPort(ctx, &d.cfg, d.readTO)
+	c, err := d.l.connect(ctx)
 	if err != nil {
-		err = fmt.Errorf("serial: %s: open %s: %w: %w", d.name, where, drivers.ErrDisconnected, err)
+		err = fmt.Errorf("serial: %s: %w", d.name, err)
 		d.stats.AddError(err)
 		return err
 	}
-	c := newConn(p, where, d.inTerm, d.readTO, d.log)
 	for i, x := range d.init {
 		if _, err := d.transact(ctx, c, x, nil, d.initSet, 1, false); err != nil {
-			c.close()
 			err = fmt.Errorf("serial: %s: init[%d]: %w", d.name, i, err)
 			d.stats.AddError(err)
 			return err
@@ -197,12 +201,10 @@ func (d *Device) Open(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		c.close()
 		return fmt.Errorf("serial: %s: open: %w", d.name, drivers.ErrClosed)
 	}
 	d.c = c
 	d.stats.SetConnected(true)
-	d.log.Info("serial: connected", "port", where)
 	return nil
 }
 
@@ -220,10 +222,11 @@ func (d *Device) current(ctx context.Context, what string) (*conn, error) {
 	case d.c == nil:
 		return nil, fmt.Errorf("serial: %s: %s: not open: %w", d.name, what, drivers.ErrDisconnected)
 	}
-	select {
-	case <-d.c.dead:
+	if !d.c.alive() {
 		return nil, fmt.Errorf("serial: %s: %s: %w: %w", d.name, what, drivers.ErrDisconnected, d.c.failure())
-	default:
+	}
+	if d.c != d.l.current() {
+		return nil, fmt.Errorf("serial: %s: %s: %w: the port was reconnected; open again to run init", d.name, what, drivers.ErrDisconnected)
 	}
 	return d.c, nil
 }
@@ -364,7 +367,7 @@ func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) e
 	case v == nil || v.Kind() != sp.typ.Kind || v.Len() != sp.typ.Len:
 		return fmt.Errorf("serial: %s: write %s: %w: want %v, got %v", d.name, sp, drivers.ErrBadValue, sp.typ, v)
 	}
-	d.writers.Add(1)
+	d.l.writers.Add(1)
 	_, err = d.transact(ctx, c, sp.proto.write, v, sp.proto.set, 1, true)
 	if err != nil {
 		err = fmt.Errorf("serial: %s: write %s: %w", d.name, sp, err)
@@ -374,47 +377,19 @@ func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) e
 	return nil
 }
 
-// acquire takes the port within the lock timeout. A write (write true,
-// already counted in d.writers) goes ahead of reads: a read that gets the
-// port while writes wait hands it over and queues again.
-func (d *Device) acquire(ctx context.Context, set resolved, write bool) error {
-	t := time.NewTimer(set.lockTimeout)
-	defer t.Stop()
-	for {
-		select {
-		case d.lock <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return fmt.Errorf("lock timeout %v: port busy: %w", set.lockTimeout, drivers.ErrTimeout)
-		}
-		if write || d.writers.Load() == 0 {
-			return nil
-		}
-		<-d.lock
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-			return fmt.Errorf("lock timeout %v: port busy: %w", set.lockTimeout, drivers.ErrTimeout)
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-
 // transact runs one exchange on c: it takes the port, sends x.out (with
 // v formatted in), and waits for a line matching x.in (an array of n
 // elements) for the reply timeout. Lines that do not match but that a
 // subscription wants are handed to it and the wait goes on.
 func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.Value, set resolved, n int, write bool) ([]Field, error) {
-	err := d.acquire(ctx, set, write)
+	err := d.l.acquire(ctx, set.lockTimeout, write)
 	if write {
-		d.writers.Add(-1)
+		d.l.writers.Add(-1)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w (%w)", err, drivers.ErrNotSent)
 	}
-	defer func() { <-d.lock }()
+	defer d.l.release()
 	var w chan frame
 	if x.in != nil {
 		w = make(chan frame, 16)
@@ -459,24 +434,12 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 			if err == nil {
 				return fields, nil
 			}
-			if c.offer(f) || d.volunteered(f.data) {
+			if c.offer(f) || d.l.volunteered(f.data) {
 				continue // not the reply: a line the instrument volunteered
 			}
 			return nil, fmt.Errorf("reply %s: %w", quote(f.data), err)
 		}
 	}
-}
-
-// volunteered reports whether line matches an input-only protocol, so
-// that it is a line the instrument sends unasked rather than a bad reply,
-// even when no Subscribe call runs.
-func (d *Device) volunteered(line []byte) bool {
-	for _, pr := range d.unsol {
-		if _, err := pr.read.in.Match(line, pr.set.sep, 1, pr.set.ignoreExtra); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // fail counts err and marks a lost connection.
@@ -604,17 +567,21 @@ func (d *Device) Subscribe(ctx context.Context, pts []drivers.Point, emit func(d
 // Stats implements drivers.StatsReporter.
 func (d *Device) Stats() drivers.Stats { return d.stats.Stats() }
 
-// Close implements drivers.Device: it closes the port and waits for the
-// reader goroutine.
+// Close implements drivers.Device: it leaves the port, closing it (and
+// waiting for its reader goroutine) unless other devices still use it.
 func (d *Device) Close() error {
 	d.mu.Lock()
-	c := d.c
-	d.c = nil
+	was := d.closed
 	d.closed = true
+	d.c = nil
 	d.mu.Unlock()
-	if c != nil {
-		c.close()
-	}
 	d.stats.SetConnected(false)
+	if was {
+		return nil
+	}
+	d.l.mu.Lock()
+	delete(d.l.devs, d)
+	d.l.mu.Unlock()
+	d.release()
 	return nil
 }

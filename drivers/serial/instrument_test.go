@@ -202,6 +202,8 @@ type tcpInstrument struct {
 	addr   string
 	pushes chan string
 
+	accepts atomic.Int32 // connections accepted
+
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]struct{}
@@ -245,6 +247,7 @@ func (s *tcpInstrument) Start() {
 			if err != nil {
 				return
 			}
+			s.accepts.Add(1)
 			s.mu.Lock()
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()
