@@ -81,7 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.gap, "gap", 10, "max_gap of the device: unmapped registers a read may span")
 	fs.DurationVar(&o.scan, "scan", 100*time.Millisecond, "scan period of every PV")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "window over which requests and CPU are measured with static values")
-	fs.DurationVar(&o.churn, "churn", 10*time.Second, "second window in which every register changes once per scan period (0: skip)")
+	fs.DurationVar(&o.churn, "churn", 10*time.Second, "second window in which every register changes at every poll (0: skip)")
 	fs.IntVar(&o.samples, "samples", 300, fmt.Sprintf("latency samples, one register change each (at most %d)", maxSamples))
 	fs.DurationVar(&o.sampleTimeout, "sample-timeout", 2*time.Second, "how long one latency sample waits for its monitor update")
 	fs.DurationVar(&o.requestTmo, "request-timeout", 500*time.Millisecond, "Modbus request timeout of the device")
@@ -125,7 +125,9 @@ type Report struct {
 	Latency  *LatencyResult `json:"latency,omitempty"`
 	Churn    *WindowResult  `json:"churn,omitempty"`
 	PeakRSS  int64          `json:"rss_peak_bytes"`
-	Errors   []string       `json:"errors,omitempty"`
+	// BridgeLog is the end of what cabridge logged (errors only: -q).
+	BridgeLog string   `json:"bridge_log,omitempty"`
+	Errors    []string `json:"errors,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -274,6 +276,7 @@ func measure(ctx context.Context, o options, progress func(string, ...any)) (rep
 		}
 	}
 	rep.PeakRSS, _ = loadstat.PeakRSS(br.pid())
+	rep.BridgeLog = br.output.String()
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("modbusbench: stopped: %w", err)
 	}

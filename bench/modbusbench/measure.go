@@ -247,25 +247,43 @@ func (h *health) lastErr(ctx context.Context) string {
 
 // window measures the bridge for d: Modbus requests, its CPU time and
 // RSS, monitor updates and poll durations. With churn set, every
-// register changes once per scan period, paced by a ticker (starting
-// from the values tr expects), so that every PV posts an update each
-// cycle.
+// register changes four times per scan period, paced by a ticker, so that
+// every PV has a new value at every poll.
 func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, tr *tracker, l layout,
 	d, period time.Duration, churn bool) (WindowResult, error) {
 	var r WindowResult
-	var polls []float64
-	var pmu sync.Mutex
+	var (
+		pmu   sync.Mutex
+		polls []float64 // every update but the subscription's first
+		first = make(chan struct{})
+		got   bool
+	)
 	sub, err := h.pollLast.Subscribe(dbr.Double, 1, dbr.EventValue, func(u client.Update) {
-		if u.Err == nil {
-			pmu.Lock()
-			polls = append(polls, 1000*dbr.FirstFloat(u.Value))
-			pmu.Unlock()
+		if u.Err != nil {
+			return
 		}
+		pmu.Lock()
+		defer pmu.Unlock()
+		if !got {
+			got = true
+			close(first)
+			return
+		}
+		polls = append(polls, 1000*dbr.FirstFloat(u.Value))
 	})
 	if err != nil {
 		return r, fmt.Errorf("modbusbench: subscribe %s: %w", h.pollLast.Name(), err)
 	}
 	defer func() { _ = sub.Cancel() }()
+	ft := time.NewTimer(5 * time.Second)
+	defer ft.Stop()
+	select {
+	case <-first:
+	case <-ft.C:
+		return r, fmt.Errorf("modbusbench: no update of %s within 5s", h.pollLast.Name())
+	case <-ctx.Done():
+		return r, fmt.Errorf("modbusbench: measurement window: %w", ctx.Err())
+	}
 
 	over0, errs0, err := h.counters(ctx)
 	if err != nil {
@@ -279,7 +297,7 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	upd0, _ := tr.counts()
 	req0, fc30 := srv.Total(), srv.Requests(3)
 	pmu.Lock()
-	polls = polls[:0] // the initial update of the subscription
+	polls = polls[:0] // polls before the window
 	pmu.Unlock()
 	start := time.Now()
 
@@ -287,7 +305,9 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	defer end.Stop()
 	var tick <-chan time.Time
 	if churn {
-		tk := time.NewTicker(period)
+		// Four writes per scan period, so that every poll finds every
+		// register changed however the two clocks drift.
+		tk := time.NewTicker(period / 4)
 		defer tk.Stop()
 		tick = tk.C
 	}

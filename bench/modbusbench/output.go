@@ -68,6 +68,9 @@ func writeTable(w io.Writer, rep *Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if rep.BridgeLog != "" {
+		fmt.Fprintf(w, "cabridge logged:\n%s\n", rep.BridgeLog)
+	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "FAILED: %s\n", e)
 	}
