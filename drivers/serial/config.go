@@ -157,7 +157,7 @@ func (c *Config) Validate() error {
 	if _, err := ParseTerminator(c.InTerminator); err != nil {
 		errs.Add("in_terminator", c.InTerminator, "%v", err)
 	}
-	c.Settings.validate(&errs, "")
+	c.validate(&errs, "")
 	for _, name := range slices.Sorted(maps.Keys(c.Protocols)) {
 		p := c.Protocols[name]
 		path := fmt.Sprintf("protocols.%s", name)
@@ -167,7 +167,7 @@ func (c *Config) Validate() error {
 		if _, err := compileProtocol(name, &p, &c.Settings); err != nil {
 			errs.Add(path, nil, "%v", err)
 		}
-		p.Settings.validate(&errs, path+".")
+		p.validate(&errs, path+".")
 	}
 	for i, x := range c.Init {
 		path := fmt.Sprintf("init[%d]", i)
@@ -273,7 +273,10 @@ func resolve(p, dev *Settings) resolved {
 		lockTimeout:  pick(p.LockTimeout, dev.LockTimeout, DefaultLockTimeout),
 		ignoreExtra:  cmpOr(p.ExtraInput, dev.ExtraInput) == ExtraIgnore,
 		sep:          ",",
-		retries:      max(p.Retries, dev.Retries),
+		retries:      dev.Retries,
+	}
+	if p.Retries > 0 {
+		r.retries = p.Retries
 	}
 	term := cmpOr(p.OutTerminator, dev.OutTerminator)
 	r.outTerm, _ = ParseTerminator(term)

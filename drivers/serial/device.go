@@ -432,6 +432,9 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 			}
 			fields, err := x.in.Match(f.data, set.sep, n, set.ignoreExtra)
 			if err == nil {
+				if x.out == nil {
+					c.offer(f) // a volunteered line: the subscriptions get it too
+				}
 				return fields, nil
 			}
 			if c.offer(f) || d.l.volunteered(f.data) {
