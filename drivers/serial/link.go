@@ -65,7 +65,7 @@ func (dr *Driver) New(p drivers.Params) (drivers.Device, error) {
 	defer dr.mu.Unlock()
 	l := dr.links[key]
 	if l == nil {
-		l = newLink(key, &cfg, drivers.DiscardLogger(dr.Logger).With("driver", "serial", "port", key))
+		l = newLink(key, &cfg, drivers.DiscardLogger(dr.Logger).With("driver", "serial", "link", key))
 		if dr.links == nil {
 			dr.links = map[string]*link{}
 		}
