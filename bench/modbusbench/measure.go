@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cabridge/cabridge/bench/internal/loadstat"
@@ -169,9 +170,10 @@ type WindowResult struct {
 	Seconds         float64 `json:"seconds"`
 	Requests        int     `json:"requests"`           // all requests the Modbus server saw
 	FC3             int     `json:"fc3_requests"`       // read holding registers
+	Polls           int     `json:"polls"`              // poll cycles (updates of health PV POLL_LAST)
 	NominalCycles   float64 `json:"nominal_cycles"`     // Seconds / scan period
 	Overruns        int     `json:"overruns"`           // scans the bridge skipped (health PV OVERRUNS)
-	PerCycle        float64 `json:"requests_per_cycle"` // Requests / (NominalCycles - Overruns)
+	PerCycle        float64 `json:"requests_per_cycle"` // Requests / Polls
 	CPUPercent      float64 `json:"cpu_percent"`        // of one core
 	RSS             int64   `json:"rss_bytes"`
 	MonitorUpdates  int     `json:"monitor_updates"`
@@ -245,47 +247,67 @@ func (h *health) lastErr(ctx context.Context) string {
 	return s
 }
 
-// window measures the bridge for d: Modbus requests, its CPU time and
-// RSS, monitor updates and poll durations. With churn set, every
-// register changes four times per scan period, paced by a ticker, so that
-// every PV has a new value at every poll.
+// pollEnd is a snapshot taken when the client learns that a poll cycle
+// ended (an update of the health PV POLL_LAST, which the bridge sets
+// after each scan): no request of that device is in flight then.
+type pollEnd struct {
+	seq           int // updates of POLL_LAST so far, the subscription's first excluded
+	at            time.Time
+	requests, fc3 int
+	pollMS        float64
+}
+
+// window measures the bridge over at least d, from the end of one poll
+// cycle to the end of another, so that requests per cycle are counted
+// over whole cycles: Modbus requests, the bridge's CPU time and RSS,
+// monitor updates and poll durations. With churn set, every register
+// changes four times per scan period, paced by a ticker, so that every
+// PV has a new value at every poll.
 func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, tr *tracker, l layout,
 	d, period time.Duration, churn bool) (WindowResult, error) {
 	var r WindowResult
+	ends := make(chan pollEnd, 256)
 	var (
-		pmu   sync.Mutex
-		polls []float64 // every update but the subscription's first
-		first = make(chan struct{})
-		got   bool
+		seq     int // owned by the callback
+		dropped atomic.Bool
 	)
 	sub, err := h.pollLast.Subscribe(dbr.Double, 1, dbr.EventValue, func(u client.Update) {
 		if u.Err != nil {
 			return
 		}
-		pmu.Lock()
-		defer pmu.Unlock()
-		if !got {
-			got = true
-			close(first)
-			return
+		e := pollEnd{seq: seq, at: time.Now(), requests: srv.Total(), fc3: srv.Requests(3), pollMS: 1000 * dbr.FirstFloat(u.Value)}
+		seq++
+		select {
+		case ends <- e:
+		default:
+			dropped.Store(true)
 		}
-		polls = append(polls, 1000*dbr.FirstFloat(u.Value))
 	})
 	if err != nil {
 		return r, fmt.Errorf("modbusbench: subscribe %s: %w", h.pollLast.Name(), err)
 	}
 	defer func() { _ = sub.Cancel() }()
-	ft := time.NewTimer(5 * time.Second)
-	defer ft.Stop()
-	select {
-	case <-first:
-	case <-ft.C:
-		return r, fmt.Errorf("modbusbench: no update of %s within 5s", h.pollLast.Name())
-	case <-ctx.Done():
-		return r, fmt.Errorf("modbusbench: measurement window: %w", ctx.Err())
+	deadline := time.NewTimer(d + 10*time.Second)
+	defer deadline.Stop()
+	// next returns the next poll end after the subscription's first
+	// update (which only reports the current value).
+	next := func() (pollEnd, error) {
+		for {
+			select {
+			case e := <-ends:
+				if e.seq == 0 {
+					continue
+				}
+				return e, nil
+			case <-deadline.C:
+				return pollEnd{}, fmt.Errorf("modbusbench: no poll of %s ended within %v", deviceName, d+10*time.Second)
+			case <-ctx.Done():
+				return pollEnd{}, fmt.Errorf("modbusbench: measurement window: %w", ctx.Err())
+			}
+		}
 	}
 
-	over0, errs0, err := h.counters(ctx)
+	e0, err := next()
 	if err != nil {
 		return r, err
 	}
@@ -295,14 +317,11 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	}
 	mach0, merr := readMachineCPU()
 	upd0, _ := tr.counts()
-	req0, fc30 := srv.Total(), srv.Requests(3)
-	pmu.Lock()
-	polls = polls[:0] // polls before the window
-	pmu.Unlock()
-	start := time.Now()
+	over0, errs0, err := h.counters(ctx)
+	if err != nil {
+		return r, err
+	}
 
-	end := time.NewTimer(d)
-	defer end.Stop()
 	var tick <-chan time.Time
 	if churn {
 		// Four writes per scan period, so that every poll finds every
@@ -311,10 +330,17 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 		defer tk.Stop()
 		tick = tk.C
 	}
+	var polls []float64
+	var e1 pollEnd
+	after := time.NewTimer(d)
+	defer after.Stop()
+	var done <-chan time.Time = after.C
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return r, fmt.Errorf("modbusbench: measurement window: %w", ctx.Err())
+		case <-deadline.C:
+			return r, fmt.Errorf("modbusbench: no poll of %s ended within %v", deviceName, d+10*time.Second)
 		case <-tick:
 			for i, p := range l.points {
 				v := churnValue(n, i, p.typ)
@@ -323,12 +349,18 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 				r.RegistersWrites++
 			}
 			continue
-		case <-end.C:
+		case <-done:
+			done = nil // the window ends with the next poll
+			continue
+		case e := <-ends:
+			polls = append(polls, e.pollMS)
+			if done != nil {
+				continue
+			}
+			e1 = e
 		}
 		break
 	}
-	elapsed := time.Since(start)
-	req1, fc31 := srv.Total(), srv.Requests(3)
 	cpu1, err := loadstat.CPUTime(br.pid())
 	if err != nil {
 		return r, err
@@ -339,17 +371,20 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	if err != nil {
 		return r, err
 	}
+	if dropped.Load() {
+		return r, errors.New("modbusbench: poll ends came faster than the window consumed them")
+	}
 	if r.DeviceErrors = errs1 - errs0; r.DeviceErrors > 0 {
 		r.LastError = h.lastErr(ctx)
 	}
+	elapsed := e1.at.Sub(e0.at)
 	r.Seconds = elapsed.Seconds()
-	r.Requests, r.FC3 = req1-req0, fc31-fc30
+	r.Polls = e1.seq - e0.seq
+	r.Requests, r.FC3 = e1.requests-e0.requests, e1.fc3-e0.fc3
+	r.PerCycle = float64(r.Requests) / float64(r.Polls)
 	r.NominalCycles = elapsed.Seconds() / period.Seconds()
 	r.Overruns = over1 - over0
-	if c := r.NominalCycles - float64(r.Overruns); c > 0 {
-		r.PerCycle = float64(r.Requests) / c
-	}
-	r.CPUPercent = 100 * (cpu1 - cpu0).Seconds() / elapsed.Seconds()
+	r.CPUPercent = 100 * (cpu1 - cpu0).Seconds() / time.Since(e0.at).Seconds()
 	r.MonitorUpdates = upd1 - upd0
 	if r.RSS, err = loadstat.RSS(br.pid()); err != nil {
 		return r, err
@@ -357,9 +392,7 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	if merr == nil && merr1 == nil {
 		r.MachineBusyPct, r.MachineCPUs = mach1.busySince(mach0)
 	}
-	pmu.Lock()
 	r.PollMS = summarize(polls)
-	pmu.Unlock()
 	return r, nil
 }
 

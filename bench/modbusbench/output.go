@@ -38,13 +38,17 @@ func writeTable(w io.Writer, rep *Report) error {
 		if r == nil {
 			return
 		}
-		fmt.Fprintf(tw, "%s: Modbus requests per cycle\t%.2f (%d requests, %d FC3, in %.1f s = %.1f cycles, %d overruns)\n",
-			name, r.PerCycle, r.Requests, r.FC3, r.Seconds, r.NominalCycles, r.Overruns)
+		fmt.Fprintf(tw, "%s: Modbus requests per poll cycle\t%.2f (%d requests, %d FC3, in %d polls over %.2f s = %.1f periods; %d overruns)\n",
+			name, r.PerCycle, r.Requests, r.FC3, r.Polls, r.Seconds, r.NominalCycles, r.Overruns)
 		fmt.Fprintf(tw, "%s: poll cycle duration (POLL_LAST, median, p99, max)\t%.1f ms, %.1f ms, %.1f ms (%d polls seen)\n",
 			name, r.PollMS.Median, r.PollMS.P99, r.PollMS.Max, r.PollMS.N)
 		fmt.Fprintf(tw, "%s: cabridge CPU, RSS\t%.1f %% of a core, %s\n", name, r.CPUPercent, bytesIEC(float64(r.RSS)))
-		fmt.Fprintf(tw, "%s: monitor updates at the client\t%d (%.0f/s; %d register writes)\n",
-			name, r.MonitorUpdates, float64(r.MonitorUpdates)/r.Seconds, r.RegistersWrites)
+		perPoll := 0.0
+		if r.Polls > 0 {
+			perPoll = float64(r.MonitorUpdates) / float64(r.Polls)
+		}
+		fmt.Fprintf(tw, "%s: monitor updates at the client\t%d (%.0f per poll, %.0f/s; %d register writes)\n",
+			name, r.MonitorUpdates, perPoll, float64(r.MonitorUpdates)/r.Seconds, r.RegistersWrites)
 		if r.DeviceErrors > 0 {
 			fmt.Fprintf(tw, "%s: device errors (health PV ERRORS)\t%d, last: %s\n", name, r.DeviceErrors, r.LastError)
 		}
