@@ -95,6 +95,20 @@ func (f *Format) FieldKind(i int) drivers.Kind {
 	return drivers.KindInvalid
 }
 
+// isEnum reports whether value field i is an enum conversion.
+func (f *Format) isEnum(i int) bool {
+	n := 0
+	for _, it := range f.items {
+		if it.isValue() {
+			if n == i {
+				return it.kind == convEnum
+			}
+			n++
+		}
+	}
+	return false
+}
+
 // isValue reports whether it yields or consumes a value.
 func (it *item) isValue() bool {
 	return it.kind != convLiteral && it.kind != convSum && !it.skip

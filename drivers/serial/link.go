@@ -103,6 +103,11 @@ func linkKey(cfg *Config) string {
 
 // link is one port and the devices on it. It owns the connection; the
 // devices take turns on it through lock.
+//
+// Lock order: Driver.mu, then link.dial, then link.mu; conn.mu and
+// Device.mu are leaves (nothing is locked while they are held). The port
+// lock (link.lock, a channel) is taken before conn.mu and link.mu and
+// never while holding a mutex.
 type link struct {
 	key    string
 	cfg    Config // the transport and line settings of the first device

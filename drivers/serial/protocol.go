@@ -153,8 +153,11 @@ func newPoint(pr *protocol, name string, spec drivers.PointSpec) (*point, error)
 		kind = pr.write.out.FieldKind(0)
 	}
 	bits := 64
-	if kind == drivers.KindString {
+	switch {
+	case kind == drivers.KindString:
 		bits = 0
+	case pr.read != nil && pr.read.in.isEnum(p.field), pr.read == nil && pr.write.out.isEnum(0):
+		bits = 16 // an enum index: the mapping layer serves a 16-bit PV
 	}
 	if spec.Type != "" {
 		tn, ok := typeNames[spec.Type]
