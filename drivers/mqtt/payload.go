@@ -196,7 +196,7 @@ func parseJSON(b []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("not JSON: %w", err)
 	}
-	if dec.More() {
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
 		return nil, errors.New("not JSON: trailing data")
 	}
 	return v, nil
