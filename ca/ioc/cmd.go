@@ -149,6 +149,11 @@ type Config struct {
 	// AutosaveInterval is the minimum time between two saves; 0 means
 	// autosave.DefaultMinInterval.
 	AutosaveInterval time.Duration
+	// Directory, if not nil, is the directory Run serves: it adds the
+	// groups to it, and the caller may Add and Remove groups and names
+	// while Run serves (a daemon reloading its configuration). Nil means
+	// a directory of the groups alone.
+	Directory *Directory
 	// StatsPrefix, if not empty, adds the IOC's status PVs (package
 	// iocstats: uptime, heartbeat, client and channel counts, CPU and
 	// memory) under this prefix, updated once a second.
@@ -170,7 +175,10 @@ func Run(ctx context.Context, cfg Config, groups ...*Group) error {
 	if err := checkGroups(groups); err != nil {
 		return err
 	}
-	dir := &Directory{}
+	dir := cfg.Directory
+	if dir == nil {
+		dir = &Directory{}
+	}
 	var names []string
 	for _, g := range groups {
 		if err := dir.Add(g); err != nil {

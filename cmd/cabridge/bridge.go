@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -103,11 +105,12 @@ func runValidate(_ context.Context, a *app, args []string) error {
 }
 
 // runBridge is the run command: it serves the PVs of a configuration
-// file, bridging them to their devices, until ctx is done.
+// file, bridging them to their devices, until ctx is done; a value on
+// a.reload (SIGHUP) reloads the file.
 func runBridge(ctx context.Context, a *app, args []string) error {
 	fs := a.newFlagSet("run", "Serves the PVs of a configuration file and bridges them to their devices.\n"+
 		"The file is --config, else $CABRIDGE_CONFIG, else "+DefaultConfigPath+".\n"+
-		"Network settings come from the EPICS_CAS_* variables.")
+		"Network settings come from the EPICS_CAS_* variables. SIGHUP reloads the file.")
 	configFlag := fs.String("config", "", "configuration file (YAML, TOML or JSON)")
 	list := fs.Bool("list-pvs", false, "print the PV names, one per line, and exit")
 	interfaces := fs.String("interfaces", "", "addresses to serve on (default EPICS_CAS_INTF_ADDR_LIST or all)")
@@ -122,36 +125,176 @@ func runBridge(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer ds.close()
 	l, err := loadConfig(path, ds, boot)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", newConfigError(path, err))
 	}
-	defer l.close()
 	log := l.logger(a.stderr, &lf)
 	flags := ioc.Flags{ListPVs: *list, Interfaces: *interfaces, ACF: l.cfg.ACF, Autosave: l.cfg.Autosave, Stats: l.cfg.StatsPrefix}
 	icfg, err := flags.Config(a.lookupEnv, a.stdout, a.stderr)
 	if err != nil {
+		l.close()
 		return err
 	}
-	icfg.Logger = log
-	icfg.Listening = a.onServe
+	d := &daemon{path: path, ds: ds, log: log, dir: &ioc.Directory{}}
 	g := ioc.NewGroup("", nil)
 	br, err := mapping.New(&l.cfg.Config, l.devs, g, mapping.Options{Logger: log})
 	if err != nil {
+		l.close()
 		return fmt.Errorf("refusing to start: %w", newConfigError(path, err))
 	}
+	icfg.Logger = log
+	icfg.Listening = a.onServe
+	icfg.Directory = d.dir
 	if *list {
+		defer l.close()
 		return ioc.Run(ctx, icfg, g)
 	}
 	log.Info("cabridge: starting", "config", path, "devices", len(l.cfg.Devices), "pvs", len(l.cfg.PVs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	d.start(ctx, l, br)
+	defer d.stop()
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = br.Run(ctx) })
+	rctx, stopReloads := context.WithCancel(ctx)
+	wg.Go(func() { d.handleReloads(rctx, a.reload, a.onReload) })
 	err = ioc.Run(ctx, icfg, g)
-	cancel()
+	stopReloads()
 	wg.Wait()
 	return err
+}
+
+// daemon is the running bridge of the run command and what a reload
+// replaces: the loaded configuration with its devices, and the bridge
+// serving them into dir.
+type daemon struct {
+	path string
+	ds   *driverSet
+	log  *slog.Logger
+	dir  *ioc.Directory
+
+	// owned by the goroutine of run, then of handleReloads
+	cur    *loaded
+	br     *mapping.Bridge
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start runs br over l's devices until stop.
+func (d *daemon) start(ctx context.Context, l *loaded, br *mapping.Bridge) {
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = br.Run(bctx) }()
+	d.cur, d.br, d.cancel, d.done = l, br, cancel, done
+}
+
+// stop stops the bridge and closes the devices.
+func (d *daemon) stop() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	<-d.done
+	d.cur.close()
+	d.cancel = nil
+}
+
+// handleReloads reloads the configuration for each signal on sig until
+// ctx is done; done, if not nil, is called with the outcome of each
+// attempt (tests).
+func (d *daemon) handleReloads(ctx context.Context, sig <-chan os.Signal, done func(error)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-sig:
+			if !ok {
+				return
+			}
+			err := d.reload(ctx)
+			if err != nil {
+				d.log.Error("cabridge: reload rejected; the running configuration stays", "config", d.path, "err", err)
+			}
+			if done != nil {
+				done(err)
+			}
+		}
+	}
+}
+
+// reload validates the configuration file anew and, if it is valid,
+// replaces the running bridge: PVs whose config is unchanged keep their
+// clients, devices whose config is unchanged keep their connections,
+// removed or changed PVs are dropped (their clients are disconnected) and
+// new ones are served. An invalid file changes nothing.
+func (d *daemon) reload(ctx context.Context) error {
+	l, err := loadConfig(d.path, d.ds, d.log)
+	if err != nil {
+		return newConfigError(d.path, err)
+	}
+	if fixed := restartOnly(d.cur.cfg, l.cfg); len(fixed) > 0 {
+		d.log.Warn("cabridge: reload: these settings take effect only at a restart", "keys", strings.Join(fixed, ", "))
+	}
+	// Devices whose config is unchanged keep their connection.
+	kept := map[string]bool{}
+	for _, nc := range l.cfg.Devices {
+		for _, oc := range d.cur.cfg.Devices {
+			if nc.Name == oc.Name && reflect.DeepEqual(nc, oc) {
+				_ = l.devs[nc.Name].Close()
+				l.devs[nc.Name] = d.cur.devs[oc.Name]
+				kept[nc.Name] = true
+			}
+		}
+	}
+	g := ioc.NewGroup("", nil)
+	br, err := mapping.New(&l.cfg.Config, l.devs, g, mapping.Options{Logger: d.log, Previous: d.br})
+	if err != nil {
+		for name, dev := range l.devs {
+			if !kept[name] {
+				_ = dev.Close()
+			}
+		}
+		return newConfigError(d.path, err)
+	}
+	// Stop the old bridge, keeping the devices the new one took over.
+	d.cancel()
+	<-d.done
+	for name, dev := range d.cur.devs {
+		if !kept[name] {
+			_ = dev.Close()
+		}
+	}
+	removed, added := 0, len(g.Names())
+	for _, name := range d.br.Names() {
+		if !br.Kept(name) {
+			d.dir.Remove(name)
+			removed++
+		}
+	}
+	if err := d.dir.Add(g); err != nil {
+		d.log.Error("cabridge: reload: some PVs could not be served", "err", err)
+	}
+	d.start(ctx, l, br)
+	d.log.Info("cabridge: configuration reloaded", "config", d.path, "pvs", len(br.Names()),
+		"kept", len(br.Names())-added, "removed", removed, "added", added, "devices_kept", len(kept))
+	return nil
+}
+
+// restartOnly returns the keys of settings that differ between a and b
+// and that a reload does not apply.
+func restartOnly(a, b daemonConfig) []string {
+	var out []string
+	for _, c := range []struct {
+		key      string
+		old, new string
+	}{
+		{"acf", a.ACF, b.ACF}, {"autosave", a.Autosave, b.Autosave}, {"stats_prefix", a.StatsPrefix, b.StatsPrefix},
+		{"log.level", a.Log.Level, b.Log.Level}, {"log.format", a.Log.Format, b.Log.Format},
+	} {
+		if c.old != c.new {
+			out = append(out, c.key)
+		}
+	}
+	return out
 }
 
 // logger returns the daemon's logger: the file's level and format, with

@@ -10,6 +10,7 @@ import (
 	"github.com/cabridge/cabridge/cmd/cabridge/internal/conf"
 	"github.com/cabridge/cabridge/drivers"
 	"github.com/cabridge/cabridge/drivers/modbus"
+	"github.com/cabridge/cabridge/drivers/serial"
 	"github.com/cabridge/cabridge/drivers/sim"
 	"github.com/cabridge/cabridge/mapping"
 )
@@ -64,19 +65,25 @@ func (l logConfig) level() (slog.Level, bool) {
 // the name a device's driver key uses. The Modbus driver shares one
 // connection between the devices (unit ids) behind one gateway.
 type driverSet struct {
-	reg drivers.Registry
+	reg    drivers.Registry
+	modbus *modbus.Driver
+	serial *serial.Driver
 }
+
+// close releases what the drivers share, once every device is closed.
+func (ds *driverSet) close() { _ = ds.modbus.Close() }
 
 // newDriverSet fills the registry explicitly: no driver registers itself.
 // log receives the drivers' own logs (shared connections).
 func newDriverSet(log *slog.Logger) (*driverSet, error) {
-	ds := &driverSet{}
+	ds := &driverSet{modbus: modbus.NewDriver(log), serial: serial.NewDriver(log)}
 	for _, d := range []struct {
 		name string
 		f    drivers.Factory
 	}{
 		{"sim", sim.New},
-		{"modbus", modbus.NewDriver(log).New},
+		{"modbus", ds.modbus.New},
+		{"serial", ds.serial.New},
 	} {
 		if err := ds.reg.Register(d.name, d.f); err != nil {
 			return nil, err

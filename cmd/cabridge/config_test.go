@@ -119,7 +119,7 @@ func TestConfigsValidate(t *testing.T) {
 // ones every problem with file and line, and the exit status is 1.
 func TestValidateCommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	err := run(t.Context(), []string{"validate", "../../configs/demo.yaml", "testdata/validate/duplicates.yaml"}, &out, &errb)
+	err := run(t.Context(), []string{"validate", "../../configs/demo.yaml", "testdata/validate/duplicates.yaml"}, &out, &errb, nil)
 	if code := exitCode(err, &errb); code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
@@ -135,7 +135,7 @@ func TestValidateCommand(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", w, errb.String())
 		}
 	}
-	if code := exitCode(run(t.Context(), []string{"validate"}, &out, &errb), &errb); code != 2 {
+	if code := exitCode(run(t.Context(), []string{"validate"}, &out, &errb, nil), &errb); code != 2 {
 		t.Errorf("validate without files: exit code %d, want 2", code)
 	}
 }
@@ -144,12 +144,12 @@ func TestValidateCommand(t *testing.T) {
 // invalid config and says why.
 func TestRunRefusesBadConfig(t *testing.T) {
 	var out, errb bytes.Buffer
-	err := run(t.Context(), []string{"run", "--config", "testdata/validate/missing.yaml"}, &out, &errb)
+	err := run(t.Context(), []string{"run", "--config", "testdata/validate/missing.yaml"}, &out, &errb, nil)
 	if err == nil || !strings.Contains(err.Error(), "refusing to start") ||
 		!strings.Contains(err.Error(), "testdata/validate/missing.yaml:3:") {
 		t.Errorf("run = %v", err)
 	}
-	err = run(t.Context(), []string{"run", "--config", "testdata/nope.yaml"}, &out, &errb)
+	err = run(t.Context(), []string{"run", "--config", "testdata/nope.yaml"}, &out, &errb, nil)
 	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
 		t.Errorf("missing file: %v", err)
 	}

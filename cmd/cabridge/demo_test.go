@@ -201,7 +201,7 @@ func TestListPVs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			if err := run(t.Context(), tt.args, &out, &errb); err != nil {
+			if err := run(t.Context(), tt.args, &out, &errb, nil); err != nil {
 				t.Fatalf("run: %v (stderr %q)", err, errb.String())
 			}
 			lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -235,7 +235,7 @@ func TestUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			err := run(t.Context(), tt.args, &out, &errb)
+			err := run(t.Context(), tt.args, &out, &errb, nil)
 			if code := exitCode(err, &errb); code != tt.code {
 				t.Errorf("exit code %d, want %d (err %v)", code, tt.code, err)
 			}

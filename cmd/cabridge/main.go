@@ -14,7 +14,10 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // run reloads its configuration
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, hup)
+	signal.Stop(hup)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }

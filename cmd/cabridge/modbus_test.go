@@ -321,8 +321,9 @@ func watch(t *testing.T, c *client.Client, name string) *monitor {
 	return m
 }
 
-// waitFor waits until an update satisfies ok, failing the test after
-// timeout with what was seen last.
+// waitFor waits until an update satisfies ok (nil ok: until an update
+// with an error, such as a disconnect), failing the test after timeout
+// with what was seen last.
 func (m *monitor) waitFor(t *testing.T, what string, timeout time.Duration, ok func(v float64, a dbr.Alarm) bool) {
 	t.Helper()
 	deadline := time.After(timeout)
@@ -331,7 +332,10 @@ func (m *monitor) waitFor(t *testing.T, what string, timeout time.Duration, ok f
 		select {
 		case u := <-m.updates:
 			last = u
-			if u.Err == nil && u.Value != nil && ok(dbr.FirstFloat(u.Value), u.Meta.Alarm) {
+			if ok == nil && u.Err != nil {
+				return
+			}
+			if ok != nil && u.Err == nil && u.Value != nil && ok(dbr.FirstFloat(u.Value), u.Meta.Alarm) {
 				return
 			}
 		case <-deadline:

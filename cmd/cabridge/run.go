@@ -25,6 +25,10 @@ type app struct {
 	lookupEnv      func(string) (string, bool)
 	// onServe, when set, is called with the server once it is listening.
 	onServe func(*ca.Server)
+	// reload delivers the requests to reload the configuration (SIGHUP).
+	reload <-chan os.Signal
+	// onReload, when set, is called after each reload attempt (tests).
+	onReload func(error)
 }
 
 // command is one subcommand.
@@ -41,14 +45,16 @@ func commands() []command {
 		{"run", "serve the PVs of a configuration file, bridged to their devices (the default)", runBridge},
 		{"validate", "check configuration files and report every problem with its line", runValidate},
 		{"demo", "serve the demo IOC (one PV of every CA type, no devices)", runDemo},
+		{"ports", "list the serial ports with their USB serial numbers", runPorts},
 		{"bench-server", "serve the softIoc benchmark database", runBenchServer},
 	}
 }
 
 // run executes the command line args (without the program name), writing
-// to stdout and stderr and reading the process environment.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+// to stdout and stderr and reading the process environment; each value
+// from reload (SIGHUP) makes the run command reload its configuration.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan os.Signal) error {
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv, reload: reload}
 	return a.run(ctx, args)
 }
 
