@@ -72,7 +72,13 @@ func startBroker(t testing.TB, tlsFiles *brokerTLS) *broker {
 	requireMosquitto(t)
 	b := &broker{t: t, port: freeTCPPort(t), dir: t.TempDir(), tls: tlsFiles}
 	b.start()
-	t.Cleanup(b.kill)
+	t.Cleanup(func() {
+		b.kill()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+			t.Logf("mosquitto log:\n%s", log)
+		}
+	})
 	return b
 }
 
@@ -89,8 +95,12 @@ func (b *broker) url() string {
 func (b *broker) start() {
 	b.t.Helper()
 	var conf strings.Builder
-	fmt.Fprintf(&conf, "per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest file %s\n",
-		filepath.Join(b.dir, "mosquitto.log"))
+	conf.WriteString("per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type all\n")
+	if os.Geteuid() == 0 {
+		// Run as root, mosquitto drops to the user "mosquitto", which
+		// cannot read the test's private temporary files.
+		conf.WriteString("user root\n")
+	}
 	fmt.Fprintf(&conf, "listener %d 127.0.0.1\n", b.port)
 	if b.tls != nil {
 		fmt.Fprintf(&conf, "cafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate %v\n",
@@ -104,6 +114,12 @@ func (b *broker) start() {
 		b.t.Fatal(err)
 	}
 	cmd := exec.Command(mosquittoPath, "-c", path)
+	logf, err := os.OpenFile(filepath.Join(b.dir, "mosquitto.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		b.t.Fatalf("start mosquitto: %v", err)
 	}
