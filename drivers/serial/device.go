@@ -437,8 +437,10 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 				}
 				return fields, nil
 			}
-			if c.offer(f) || d.l.volunteered(f.data) {
-				continue // not the reply: a line the instrument volunteered
+			if c.offer(f) || d.l.volunteered(f.data) || x.out == nil {
+				// Not the reply: a line the instrument volunteered (an
+				// input-only read waits for the next line it matches).
+				continue
 			}
 			return nil, fmt.Errorf("reply %s: %w", quote(f.data), err)
 		}

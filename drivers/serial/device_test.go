@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -295,52 +296,67 @@ func TestPortVanishes(t *testing.T) {
 }
 
 // TestGauge reads a streaming gauge that prints a reading every 20 ms
-// unasked, through Subscribe, and polls it at the same time.
+// unasked, through Subscribe, and polls it at the same time; the
+// checksummed variant spoils every third line, which must not come
+// through.
 func TestGauge(t *testing.T) {
-	dev := newPSU()
-	dev.gauge = 20 * time.Millisecond
-	p := newPTY(t, dev)
-	cfg := psuConfig()
-	cfg.Port = p.A
-	cfg.Protocols["pressure"] = serial.Protocol{In: "P=%e mbar"}
-	d, err := serial.NewDevice("gauge", cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.Open(ctx5(t)); err != nil {
-		t.Fatal(err)
-	}
-	pts := parse(t, d, drivers.PointSpec{Address: "pressure"})
-	var n int
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	enough := make(chan struct{})
-	go func() {
-		done <- d.Subscribe(ctx, pts, func(s drivers.Sample) {
-			if s.Err != nil {
-				t.Errorf("gauge sample: %v", s.Err)
+	for _, tc := range []struct {
+		name   string
+		sum    bool
+		format string
+	}{{"plain", false, "P=%e mbar"}, {"checksum", true, "P=%e mbar*%0<xor8>"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dev := newPSU()
+			dev.gauge = 20 * time.Millisecond
+			dev.gaugeSum = tc.sum
+			p := newPTY(t, dev)
+			cfg := psuConfig()
+			cfg.Port = p.A
+			cfg.Protocols["pressure"] = serial.Protocol{In: tc.format}
+			d, err := serial.NewDevice("gauge", cfg, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if n++; n == 5 {
-				close(enough)
+			defer d.Close()
+			if err := d.Open(ctx5(t)); err != nil {
+				t.Fatal(err)
 			}
+			pts := parse(t, d, drivers.PointSpec{Address: "pressure"})
+			var n int
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			enough := make(chan struct{})
+			go func() {
+				done <- d.Subscribe(ctx, pts, func(s drivers.Sample) {
+					if s.Err != nil {
+						t.Errorf("gauge sample: %v", s.Err)
+						return
+					}
+					if i := math.Round(s.Value.(drivers.Floats)[0] / 1e-6); tc.sum && int(i)%3 == 0 {
+						t.Errorf("the spoilt line %v came through", s.Value)
+					}
+					if n++; n == 5 {
+						close(enough)
+					}
+				})
+			}()
+			volt := parse(t, d, drivers.PointSpec{Address: "volt"})
+			for range 10 {
+				if ss, err := d.Read(ctx5(t), volt); err != nil || ss[0].Err != nil {
+					t.Errorf("poll between gauge lines = %v, %v", ss, err)
+				}
+			}
+			// Read of an input-only protocol waits for its next good line.
+			if ss, err := d.Read(ctx5(t), pts); err != nil || ss[0].Err != nil {
+				t.Errorf("read of the gauge = %v, %v", ss, err)
+			}
+			select {
+			case <-enough:
+			case <-time.After(5 * time.Second):
+				t.Error("fewer than 5 gauge lines in 5 s")
+			}
+			cancel()
+			<-done
 		})
-	}()
-	volt := parse(t, d, drivers.PointSpec{Address: "volt"})
-	for range 10 {
-		if ss, err := d.Read(ctx5(t), volt); err != nil || ss[0].Err != nil {
-			t.Errorf("poll between gauge lines = %v, %v", ss, err)
-		}
 	}
-	// Read of an input-only protocol waits for its next line.
-	if ss, err := d.Read(ctx5(t), pts); err != nil || ss[0].Err != nil {
-		t.Errorf("read of the gauge = %v, %v", ss, err)
-	}
-	select {
-	case <-enough:
-	case <-time.After(5 * time.Second):
-		t.Error("fewer than 5 gauge lines in 5 s")
-	}
-	cancel()
-	<-done
 }

@@ -44,6 +44,18 @@ type psu struct {
 	received []string
 	stalled  atomic.Bool
 	gauge    time.Duration // when > 0, also print "P=<p> mbar" every gauge unasked
+	// gaugeSum appends "*<xor8 hex>" to the gauge lines, and spoils the
+	// checksum of every third one.
+	gaugeSum bool
+}
+
+// xor8hex returns the xor8 checksum of s in hex.
+func xor8hex(s string) string {
+	var c uint8
+	for i := range len(s) {
+		c ^= s[i]
+	}
+	return fmt.Sprintf("%02X", c)
 }
 
 func newPSU() *psu { return &psu{volt: 12.5, curr: 0.25, stat: 42, mode: "OFF"} }
@@ -165,7 +177,15 @@ func (p *psu) serve(rw io.ReadWriter, pushes <-chan string, stop <-chan struct{}
 				}
 			case <-tick:
 				n++
-				if write(fmt.Sprintf("P=%.2E mbar\r\n", float64(n)*1e-6)) != nil {
+				line := fmt.Sprintf("P=%.2E mbar", float64(n)*1e-6)
+				if p.gaugeSum {
+					sum := xor8hex(line + "*")
+					if n%3 == 0 {
+						sum = "ZZ"
+					}
+					line += "*" + sum
+				}
+				if write(line+"\r\n") != nil {
 					return
 				}
 			}
