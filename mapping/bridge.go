@@ -120,6 +120,7 @@ type device struct {
 	overruns atomic.Uint64
 	own      drivers.Counters // stats of devices that are not StatsReporters
 	health   *health
+	status   atomic.Pointer[DeviceStatus] // published by the run goroutine
 
 	// owned by the run goroutine
 	failed   bool
@@ -129,6 +130,9 @@ type device struct {
 	subDone  chan struct{}
 	pollLast time.Duration
 	pollMax  time.Duration
+	polls    uint64        // scans done
+	pollSum  time.Duration // their total duration
+	everUp   bool          // connected at least once
 	delay    time.Duration // next reconnect back-off
 	retry    *time.Timer   // reopens or resubscribes when it fires
 	armed    bool          // retry is running
@@ -629,6 +633,7 @@ func (d *device) open(ctx context.Context) error {
 // the outputs from the device and (re)starts the subscription.
 func (d *device) connected(ctx context.Context) {
 	d.needOpen = false
+	d.everUp = true
 	d.own.SetConnected(true)
 	if len(d.outputs) > 0 {
 		pts := make([]drivers.Point, len(d.outputs))
@@ -661,6 +666,8 @@ func (d *device) scan(ctx context.Context, sg *scanGroup) {
 	samples, err := d.dev.Read(rctx, sg.pts)
 	d.pollLast = time.Since(start)
 	d.pollMax = max(d.pollMax, d.pollLast)
+	d.polls++
+	d.pollSum += d.pollLast
 	if err == nil && len(samples) != len(sg.pts) {
 		err = fmt.Errorf("mapping: device %q: %d samples for %d points", d.name, len(samples), len(sg.pts))
 	}
@@ -845,7 +852,19 @@ func (d *device) updateHealth() {
 	if !d.failed && !d.needOpen {
 		up = 1
 	}
+	state := StateOK
+	switch {
+	case d.needOpen && !d.everUp:
+		state = StateConnecting
+	case d.needOpen:
+		state = StateDisconnected
+	case d.failed:
+		state = StateFailing
+	}
+	d.status.Store(&DeviceStatus{Name: d.name, State: state, Stats: s, PollLast: d.pollLast, PollMax: d.pollMax,
+		Polls: d.polls, PollTotal: d.pollSum, Overruns: d.overruns.Load(), Failures: d.failures})
 	h := d.health
+	_ = h.state.Set(uint16(state))
 	_ = h.connected.Set(up)
 	_ = h.requests.Set(float64(s.Requests))
 	_ = h.errors.Set(float64(s.Errors))
@@ -861,6 +880,7 @@ func (d *device) updateHealth() {
 // health holds a device's health PVs.
 type health struct {
 	names                                         []string
+	state                                         *ioc.PV[uint16]
 	connected, lastException                      *ioc.PV[int32]
 	requests, errors, pollLast, pollMax, overruns *ioc.PV[float64]
 	lastError                                     *ioc.PV[string]
@@ -876,6 +896,8 @@ func newHealth(g *ioc.Group, prefix string) *health {
 		return ioc.Spec[float64]{ReadOnly: true, Doc: doc, Units: units, Precision: prec}
 	}
 	h := &health{
+		state: ioc.Enum(g, prefix+"STATE", ioc.Spec[uint16]{ReadOnly: true, Doc: "device state", Record: "mbbi",
+			EnumStrings: stateNames[:]}),
 		connected:     ioc.Long(g, prefix+"CONNECTED", ioc.Spec[int32]{ReadOnly: true, Doc: "device connected"}),
 		requests:      ioc.Double(g, prefix+"REQUESTS", ro("requests sent", "")),
 		errors:        ioc.Double(g, prefix+"ERRORS", ro("failed requests", "")),
@@ -885,8 +907,62 @@ func newHealth(g *ioc.Group, prefix string) *health {
 		pollMax:       ioc.Double(g, prefix+"POLL_MAX", ro("longest poll duration", "s")),
 		overruns:      ioc.Double(g, prefix+"OVERRUNS", ro("skipped scans", "")),
 	}
-	for _, n := range []string{"CONNECTED", "REQUESTS", "ERRORS", "LAST_ERROR", "LAST_EXCEPTION", "POLL_LAST", "POLL_MAX", "OVERRUNS"} {
+	for _, n := range []string{"STATE", "CONNECTED", "REQUESTS", "ERRORS", "LAST_ERROR", "LAST_EXCEPTION", "POLL_LAST", "POLL_MAX", "OVERRUNS"} {
 		h.names = append(h.names, prefix+n)
 	}
 	return h
+}
+
+// DeviceState is what a device is doing, as its STATE health PV and
+// DeviceStatus show it.
+type DeviceState uint16
+
+// The device states.
+const (
+	StateConnecting   DeviceState = iota // not connected yet
+	StateOK                              // connected, last request answered
+	StateFailing                         // connected, but requests fail (timeouts, errors)
+	StateDisconnected                    // the connection was lost; reconnecting with back-off
+)
+
+// stateNames are the STATE PV's enum strings.
+//
+//nolint:gochecknoglobals // read-only table
+var stateNames = [...]string{"Connecting", "OK", "Failing", "Disconnected"}
+
+// String returns the state's name.
+func (s DeviceState) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("DeviceState(%d)", uint16(s))
+}
+
+// DeviceStatus is a snapshot of one device's health, for metrics.
+type DeviceStatus struct {
+	Name     string
+	State    DeviceState
+	Stats    drivers.Stats // requests, errors, last error and exception, connected
+	PollLast time.Duration // duration of the last scan
+	PollMax  time.Duration // longest scan
+	Polls    uint64        // scans done
+	// PollTotal is the time all Polls took together.
+	PollTotal time.Duration
+	Overruns  uint64 // scans skipped because the previous one was still running
+	Failures  int    // failed attempts since the device last worked
+}
+
+// Status returns a snapshot of every device's health, in config order.
+// It is safe to call at any time; devices whose Run has not started yet
+// show StateConnecting.
+func (br *Bridge) Status() []DeviceStatus {
+	out := make([]DeviceStatus, len(br.devs))
+	for i, d := range br.devs {
+		if st := d.status.Load(); st != nil {
+			out[i] = *st
+		} else {
+			out[i] = DeviceStatus{Name: d.name, State: StateConnecting}
+		}
+	}
+	return out
 }

@@ -60,6 +60,12 @@ func TestSimDevice(t *testing.T) {
 		if got := f.float("OVEN:CONNECTED"); got != 0 {
 			t.Errorf("OVEN:CONNECTED = %v", got)
 		}
+		if st := br.Status(); len(st) != 1 || st[0].State != StateDisconnected || st[0].Failures == 0 {
+			t.Errorf("Status = %+v, want one device Disconnected with failures", st)
+		}
+		if got := f.float("OVEN:STATE"); got != float64(StateDisconnected) {
+			t.Errorf("OVEN:STATE = %v", got)
+		}
 		dev.Clear()
 		time.Sleep(DefaultMaxBackoff)
 		synctest.Wait()
@@ -68,6 +74,9 @@ func TestSimDevice(t *testing.T) {
 		}
 		if got := f.float("OVEN:CONNECTED"); got != 1 {
 			t.Errorf("OVEN:CONNECTED = %v after recovery", got)
+		}
+		if st := br.Status(); st[0].State != StateOK || st[0].Polls == 0 || st[0].Stats.Requests == 0 {
+			t.Errorf("Status = %+v after recovery", st)
 		}
 	})
 }
