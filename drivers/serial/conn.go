@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.bug.st/serial"
@@ -124,6 +125,7 @@ type conn struct {
 	waiter chan frame // the running transaction's, or nil
 	subs   map[*subscription]struct{}
 
+	broken  atomic.Bool   // a write failed: the connection is done for
 	dead    chan struct{} // closed when the reader stops
 	readErr error         // why it stopped; read after dead is closed
 	wg      sync.WaitGroup
@@ -236,8 +238,12 @@ func (c *conn) setWaiter(w chan frame) {
 	c.mu.Unlock()
 }
 
-// alive reports whether the reader still runs.
+// alive reports whether the connection works: its reader runs and no
+// write failed.
 func (c *conn) alive() bool {
+	if c.broken.Load() {
+		return false
+	}
 	select {
 	case <-c.dead:
 		return false

@@ -405,6 +405,7 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 		d.stats.AddRequests(1)
 		sent, err := c.p.writeWithin(msg, set.writeTimeout)
 		if err != nil {
+			c.broken.Store(true)
 			err = fmt.Errorf("send %s: %w: %w", quote(msg), drivers.ErrDisconnected, err)
 			if sent == 0 {
 				err = fmt.Errorf("%w (%w)", err, drivers.ErrNotSent)

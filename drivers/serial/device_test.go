@@ -244,6 +244,32 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
+// TestTCPReset: a serial-device server that resets the connection fails
+// the calls with ErrDisconnected; Open connects again.
+func TestTCPReset(t *testing.T) {
+	dev := newPSU()
+	srv := newTCPInstrument(t, dev)
+	d := tcpDevice(t, srv.addr, nil)
+	if err := d.Open(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	pts := parse(t, d, drivers.PointSpec{Address: "volt"})
+	srv.Reset()
+	_, err := d.Read(ctx5(t), pts)
+	if !errors.Is(err, drivers.ErrDisconnected) {
+		t.Fatalf("read after a reset = %v; want ErrDisconnected", err)
+	}
+	if err := d.Open(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	if ss, err := d.Read(ctx5(t), pts); err != nil || ss[0].Err != nil {
+		t.Errorf("read after reopening = %v, %v", ss, err)
+	}
+	if n := srv.accepts.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+}
+
 // TestPortVanishes kills socat under an open device: calls fail with
 // ErrDisconnected, Open fails while the port is gone, and works (init
 // included) once socat is back on the same link paths.

@@ -281,6 +281,19 @@ func (s *tcpInstrument) Start() {
 	})
 }
 
+// Reset aborts the open connections with a TCP RST (the listener stays).
+func (s *tcpInstrument) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Close()
+		delete(s.conns, c)
+	}
+}
+
 // Stop closes the listener and the connections and waits.
 func (s *tcpInstrument) Stop() {
 	s.mu.Lock()
