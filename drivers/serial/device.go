@@ -137,8 +137,9 @@ func (d *Device) ParsePoint(spec drivers.PointSpec) (drivers.Point, error) {
 	pr, ok := d.protos[spec.Address]
 	name := spec.Address
 	inline := spec.Options[OptIn] != "" || spec.Options[OptWrite] != ""
+	_, hasWriteIn := spec.Options[OptWriteIn]
 	switch {
-	case ok && inline:
+	case ok && (inline || hasWriteIn):
 		return nil, bad(errors.New("a named protocol takes no in, write or write_in option"))
 	case !ok && !inline:
 		return nil, bad(fmt.Errorf("no protocol named %q, and no in or write option for an inline one", spec.Address))
@@ -154,7 +155,10 @@ func (d *Device) ParsePoint(spec drivers.PointSpec) (drivers.Point, error) {
 		if pr, err = compileProtocol(spec.Address, &p, &d.cfg.Settings); err != nil {
 			return nil, bad(err)
 		}
-		name = spec.Address + " -> " + p.In
+		name = spec.Address
+		if p.In != "" {
+			name += " -> " + p.In
+		}
 		if p.Write != nil {
 			name += " <- " + p.Write.Out
 		}

@@ -65,7 +65,9 @@ func TestConformance(t *testing.T) {
 			Bad: []drivers.PointSpec{{Address: "junk"}},
 			Invalid: []drivers.PointSpec{{Address: "nope"}, {Address: "meas", Options: map[string]string{"field": "2"}},
 				{Address: "volt", Options: map[string]string{"colour": "red"}}, {Address: "volt", Type: "complex"},
-				{Address: "X?", Options: map[string]string{"in": "%q"}}, {Address: "meas", Len: 2}},
+				{Address: "X?", Options: map[string]string{"in": "%q"}}, {Address: "meas", Len: 2},
+				{Address: "volt", Options: map[string]string{"write_in": "OK"}}, {Address: "volt", Options: map[string]string{"in": "%f"}},
+				{Address: "X?", Options: map[string]string{"in": "%f", "write": "X %f", "field": "1"}}, {Address: "volt", Order: "ABCD"}},
 			Writes: []drivertest.WriteCase{
 				{Point: drivers.PointSpec{Address: "curr"}, Value: drivers.Floats{1.5}},
 				{Point: drivers.PointSpec{Address: "stat"}, Value: drivers.Ints{7}},
