@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +84,7 @@ func openPort(ctx context.Context, cfg *Config, readTimeout time.Duration) (port
 	mode := &serial.Mode{
 		BaudRate: max(cfg.Baud, 1),
 		DataBits: cfg.DataBits,
-		Parity:   serial.Parity(parities[cfg.Parity]),
+		Parity:   serial.Parity(parities[strings.ToLower(cfg.Parity)]),
 		StopBits: serial.StopBits(stopBits[cfg.StopBits]),
 	}
 	if cfg.Baud == 0 {

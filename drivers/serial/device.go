@@ -554,6 +554,9 @@ func (d *Device) Subscribe(ctx context.Context, pts []drivers.Point, emit func(d
 			d.fail(err)
 			return err
 		case f := <-s.queue:
+			if n := s.dropped.Swap(0); n > 0 {
+				d.log.Warn("serial: unsolicited lines dropped: emit is too slow", "lines", n)
+			}
 			now := time.Now()
 			for _, g := range s.groups {
 				fields, err := g.proto.read.in.Match(f.data, g.proto.set.sep, g.n, g.proto.set.ignoreExtra)

@@ -64,7 +64,11 @@
 // outside a transaction, or that the transaction's reply format does not
 // match but an input-only protocol does, is offered to every Subscribe
 // call of the port. Input that stops without its terminator for
-// ReadTimeout is dropped as a partial line.
+// ReadTimeout is dropped as a partial line. A reply that comes after its
+// transaction timed out is dropped, unless it arrives once the next
+// transaction sent its output: it is then taken for that reply, as with
+// StreamDevice; formats that tell replies apart ("V=%f" rather than
+// "%f") turn that into a mismatch rather than a wrong value.
 //
 // A reply that does not come within ReplyTimeout fails its points with an
 // error wrapping drivers.ErrTimeout (TIMEOUT alarm); a reply that does

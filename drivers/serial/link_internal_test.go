@@ -74,3 +74,18 @@ func TestFindSerial(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
+
+// TestPorts lists the host's ports; a host may have none, and a platform
+// without enumeration reports an error rather than panicking.
+func TestPorts(t *testing.T) {
+	ports, err := Ports()
+	if err != nil {
+		t.Skipf("no port enumeration here: %v", err)
+	}
+	for _, p := range ports {
+		if p.Path == "" {
+			t.Errorf("port without a path: %+v", p)
+		}
+		t.Log(p)
+	}
+}
