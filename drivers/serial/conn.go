@@ -172,21 +172,32 @@ func (c *conn) readLoop() {
 // split dispatches the complete lines at the start of pending and
 // returns the rest.
 func (c *conn) split(pending []byte) []byte {
-	if len(c.inTerm) > 0 {
+	lines, rest := splitLines(pending, c.inTerm)
+	for _, l := range lines {
+		c.dispatch(frame{data: l})
+	}
+	if len(rest) > MaxLine {
+		c.dispatch(frame{data: rest, partial: true})
+		return nil
+	}
+	return rest
+}
+
+// splitLines cuts the lines ended by term off the start of buf: it
+// returns them (without term) and the incomplete rest, all copies. With
+// no term, everything is rest.
+func splitLines(buf, term []byte) (lines [][]byte, rest []byte) {
+	if len(term) > 0 {
 		for {
-			i := bytes.Index(pending, c.inTerm)
+			i := bytes.Index(buf, term)
 			if i < 0 {
 				break
 			}
-			c.dispatch(frame{data: bytes.Clone(pending[:i])})
-			pending = pending[i+len(c.inTerm):]
+			lines = append(lines, bytes.Clone(buf[:i]))
+			buf = buf[i+len(term):]
 		}
 	}
-	if len(pending) > MaxLine {
-		c.dispatch(frame{data: pending, partial: true})
-		return nil
-	}
-	return bytes.Clone(pending)
+	return lines, bytes.Clone(buf)
 }
 
 // dispatch hands f to the waiting transaction, or offers it to the

@@ -253,3 +253,41 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitLines feeds a byte stream to the line splitter in chunks cut
+// at arbitrary points: the lines must be those of the whole stream at
+// once, whatever the cuts (a terminator split across two reads
+// included).
+func FuzzSplitLines(f *testing.F) {
+	f.Add([]byte("V=1\r\nI=2\r\npartial"), []byte("\r\n"), []byte{3, 1, 7})
+	f.Add([]byte("a;b;;c"), []byte(";"), []byte{1})
+	f.Add([]byte("\x03x\x03"), []byte("\x03"), []byte{0, 2})
+	f.Fuzz(func(t *testing.T, stream, term, cuts []byte) {
+		if len(term) > 4 {
+			term = term[:4]
+		}
+		want, wantRest := splitLines(stream, term)
+		var got [][]byte
+		var pending []byte
+		rest := stream
+		for _, c := range cuts {
+			n := min(int(c), len(rest))
+			pending = append(pending, rest[:n]...)
+			rest = rest[n:]
+			var lines [][]byte
+			lines, pending = splitLines(pending, term)
+			got = append(got, lines...)
+		}
+		pending = append(pending, rest...)
+		lines, pending := splitLines(pending, term)
+		got = append(got, lines...)
+		if len(got) != len(want) || !bytes.Equal(pending, wantRest) {
+			t.Fatalf("chunked: %q rest %q; whole: %q rest %q", got, pending, want, wantRest)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("line %d: chunked %q, whole %q", i, got[i], want[i])
+			}
+		}
+	})
+}
