@@ -80,6 +80,12 @@
 // opens the device again with a back-off; every Open runs the init
 // sequence.
 //
+// Devices built by one Driver share the ports they name: several
+// instruments on one RS-485 bus, or several device entries for one
+// instrument, use one connection and take turns on it, writes first. The
+// daemon registers Driver.New as the "serial" factory; the package-level
+// New builds devices that share nothing.
+//
 // Ports lists the host's serial ports with their USB vendor, product and
 // serial number; a device names its adapter by serial number with
 // usb_serial, which survives re-plugging into another socket.
