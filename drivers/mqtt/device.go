@@ -88,6 +88,7 @@ type pstate struct {
 	at      time.Time      // when it arrived
 	since   time.Time      // start of the current subscription (staleness origin)
 	stale   bool           // a staleness sample was emitted since the last message
+	waited  bool           // a Read waited for its first message on this connection
 	lastLog time.Time      // last bad-payload log line
 	quiet   int            // bad payloads not logged since
 }
@@ -141,8 +142,9 @@ func (b *inbox) put(m message) {
 	}
 }
 
-// take returns the waiting messages in arrival order of their topics.
-func (b *inbox) take() []message {
+// take returns the waiting messages in arrival order of their topics,
+// and the number of messages dropped since the last take.
+func (b *inbox) take() ([]message, uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]message, 0, len(b.order))
@@ -151,7 +153,9 @@ func (b *inbox) take() []message {
 	}
 	clear(b.msgs)
 	b.order = b.order[:0]
-	return out
+	dropped := b.dropped
+	b.dropped = 0
+	return out, dropped
 }
 
 // New is the drivers.Factory of the MQTT driver: it decodes p's section
@@ -419,6 +423,9 @@ func (d *Device) onConnect(paho.Client) {
 	for _, f := range wanted {
 		d.subscribed[f] = true
 	}
+	for _, st := range d.state {
+		st.waited = false // the broker sends the retained messages again
+	}
 	d.ready = true
 	d.lostCh = make(chan struct{})
 	close(d.readyCh)
@@ -526,8 +533,9 @@ func (d *Device) pointsOf(pts []drivers.Point) ([]*point, error) {
 
 // Read implements drivers.Device: it returns the last message of each
 // point's topic, decoded. A point that has had no message yet is waited
-// for up to Config.ReadWait (the broker sends retained messages right
-// after subscribing), then gets a Sample whose Err wraps
+// for up to Config.ReadWait, once per connection (the broker sends
+// retained messages right after subscribing), then gets a Sample whose
+// Err wraps
 // drivers.ErrTimeout, as does a point whose last message is older than
 // its staleness time. A write-only point gets drivers.ErrUnsupported.
 func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sample, error) {
@@ -556,7 +564,7 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 		d.mu.Lock()
 		all := true
 		for _, p := range ps {
-			if p.filter != "" && !d.state[p].has {
+			if st := d.state[p]; p.filter != "" && !st.has && !st.waited {
 				all = false
 			}
 		}
@@ -588,6 +596,7 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 	defer d.mu.Unlock()
 	for i, p := range ps {
 		st := d.state[p]
+		st.waited = true // later Reads of a silent topic do not wait again
 		switch {
 		case p.filter == "":
 			out[i] = drivers.Sample{Point: p, Time: now, Err: fmt.Errorf("mqtt: %s: read %s: write-only point: %w", d.name, p, drivers.ErrUnsupported)}
@@ -800,7 +809,13 @@ func (d *Device) dispatch() {
 		case <-d.stop:
 			return
 		case <-d.in.notify:
-			for _, m := range d.in.take() {
+			msgs, dropped := d.in.take()
+			if dropped > 0 {
+				err := fmt.Errorf("mqtt: %s: %d messages dropped: more than %d topics waiting", d.name, dropped, maxPending)
+				d.stats.AddError(err)
+				d.log.Warn("mqtt: messages dropped", "err", err)
+			}
+			for _, m := range msgs {
 				d.handle(m)
 			}
 		case <-timer.C:
