@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cabridge/cabridge/ca/client"
 	"github.com/cabridge/cabridge/ca/dbr"
@@ -279,5 +280,17 @@ func TestTracker(t *testing.T) {
 	}
 	if m := tr.missingPoints(10); len(m) != 0 {
 		t.Errorf("missing %v, want none", m)
+	}
+}
+
+func TestParseCPUPressure(t *testing.T) {
+	got, err := parseCPUPressure([]byte("some avg10=40.42 avg60=55.28 avg300=49.33 total=875491267\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"))
+	if err != nil || got != 875491267*time.Microsecond {
+		t.Errorf("parseCPUPressure = %v, %v; want 875.491267s", got, err)
+	}
+	for _, bad := range []string{"", "full total=3\n", "some avg10=1\n", "some total=x\n"} {
+		if _, err := parseCPUPressure([]byte(bad)); err == nil {
+			t.Errorf("parseCPUPressure(%q): no error", bad)
+		}
 	}
 }

@@ -116,3 +116,33 @@ func readMachineCPU() (machineCPU, error) {
 	}
 	return parseProcStat(b)
 }
+
+// parseCPUPressure returns the "some" total of the contents of
+// /proc/pressure/cpu: the time in which at least one task waited for a
+// CPU.
+func parseCPUPressure(b []byte) (time.Duration, error) {
+	for line := range bytes.Lines(b) {
+		f := strings.Fields(string(line))
+		if len(f) == 0 || f[0] != "some" {
+			continue
+		}
+		for _, kv := range f[1:] {
+			if v, ok := strings.CutPrefix(kv, "total="); ok {
+				us, err := strconv.ParseUint(v, 10, 63)
+				if err != nil {
+					return 0, fmt.Errorf("modbusbench: /proc/pressure/cpu: total %q: not a number", v)
+				}
+				return time.Duration(us) * time.Microsecond, nil
+			}
+		}
+	}
+	return 0, errors.New("modbusbench: /proc/pressure/cpu: no some total")
+}
+
+func readCPUPressure() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, fmt.Errorf("modbusbench: %w", err)
+	}
+	return parseCPUPressure(b)
+}

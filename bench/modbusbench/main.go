@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // measure sets up the Modbus server, the configuration, the bridge and
 // the client, then runs the phases. It returns a nil report only when
 // nothing could be measured.
-func measure(ctx context.Context, o options, progress func(string, ...any)) (rep *Report, err error) {
+func measure(ctx context.Context, o options, progress func(string, ...any)) (_ *Report, err error) {
 	l, err := scatteredLayout(o.points, o.space, o.gap)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func measure(ctx context.Context, o options, progress func(string, ...any)) (rep
 	if err != nil {
 		return nil, err
 	}
-	rep = &Report{Machine: machine()}
+	rep := &Report{Machine: machine()}
 	rep.Layout.Points, rep.Layout.Space, rep.Layout.Gap = len(l.points), l.space, l.gap
 	rep.Layout.MinRequests, rep.Layout.RegsPerCycle, rep.Layout.Scan = minReq, regs, o.scan.String()
 	rep.Layout.Types = map[string]int{}
@@ -260,7 +260,7 @@ func measure(ctx context.Context, o options, progress func(string, ...any)) (rep
 	if bctx.Err() == nil {
 		progress("latency: %d samples", o.samples)
 		rng := rand.New(rand.NewPCG(o.seed, uint64(o.points)))
-		r, err := measureLatency(bctx, srv, br, tr, l, o.samples, o.scan, o.sampleTimeout, rng, progress)
+		r, err := measureLatency(bctx, srv, br, h, tr, l, o.samples, o.scan, o.sampleTimeout, rng, progress)
 		if err != nil {
 			fail("latency", errors.Join(err, br.exitErr()))
 		} else {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,8 +182,9 @@ type WindowResult struct {
 	PollMS          Latency `json:"poll_ms"`          // health PV POLL_LAST over the window
 	MachineBusyPct  float64 `json:"machine_busy_pct"` // all cores, from /proc/stat
 	MachineCPUs     int     `json:"machine_cpus"`
-	RegistersWrites int     `json:"register_writes"` // points changed during the window
-	DeviceErrors    int     `json:"device_errors"`   // health PV ERRORS
+	RegistersWrites int     `json:"register_writes"`  // points changed during the window
+	CPUPressure     float64 `json:"cpu_pressure_pct"` // see LatencyResult.CPUPressure
+	DeviceErrors    int     `json:"device_errors"`    // health PV ERRORS
 	LastError       string  `json:"last_error,omitempty"`
 }
 
@@ -316,6 +319,7 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 		return r, err
 	}
 	mach0, merr := readMachineCPU()
+	psi0, perr := readCPUPressure()
 	upd0, _ := tr.counts()
 	over0, errs0, err := h.counters(ctx)
 	if err != nil {
@@ -392,6 +396,9 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	if merr == nil && merr1 == nil {
 		r.MachineBusyPct, r.MachineCPUs = mach1.busySince(mach0)
 	}
+	if psi1, err := readCPUPressure(); err == nil && perr == nil {
+		r.CPUPressure = 100 * (psi1 - psi0).Seconds() / time.Since(e0.at).Seconds()
+	}
 	r.PollMS = summarize(polls)
 	return r, nil
 }
@@ -405,6 +412,20 @@ type LatencyResult struct {
 	ReadToCA  Latency `json:"read_to_monitor_ms"` // the update's timestamp → monitor callback
 	Seconds   float64 `json:"seconds"`
 	CPU       float64 `json:"cpu_percent"` // of the bridge during the samples
+	PollMS    Latency `json:"poll_ms"`     // health PV POLL_LAST during the samples
+	// CPUPressure is the share of the time in which some task of the
+	// machine waited for a CPU (/proc/pressure/cpu "some"), in %.
+	CPUPressure float64 `json:"cpu_pressure_pct"`
+	// Slowest are the slowest samples, slowest first.
+	Slowest []Sample `json:"slowest"`
+}
+
+// Sample is one latency sample.
+type Sample struct {
+	Point     string  `json:"point"`
+	SetToCA   float64 `json:"set_to_monitor_ms"`
+	SetToRead float64 `json:"set_to_read_ms"`
+	ReadToCA  float64 `json:"read_to_monitor_ms"`
 }
 
 // measureLatency changes one register at a time, at a random phase of
@@ -412,15 +433,34 @@ type LatencyResult struct {
 // sample's update), and times the monitor update that carries the new
 // value. A sample whose update does not come within timeout is counted
 // as timed out.
-func measureLatency(ctx context.Context, srv *modbustest.Server, br *bridge, tr *tracker, l layout,
+func measureLatency(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, tr *tracker, l layout,
 	samples int, period, timeout time.Duration, rng *rand.Rand, progress func(string, ...any)) (LatencyResult, error) {
 	var r LatencyResult
 	cpu0, err := loadstat.CPUTime(br.pid())
 	if err != nil {
 		return r, err
 	}
+	psi0, perr := readCPUPressure()
+	var (
+		pmu   sync.Mutex
+		polls []float64
+		first = true
+	)
+	sub, err := h.pollLast.Subscribe(dbr.Double, 1, dbr.EventValue, func(u client.Update) {
+		pmu.Lock()
+		defer pmu.Unlock()
+		if u.Err == nil && !first {
+			polls = append(polls, 1000*dbr.FirstFloat(u.Value))
+		}
+		first = false
+	})
+	if err != nil {
+		return r, fmt.Errorf("modbusbench: subscribe %s: %w", h.pollLast.Name(), err)
+	}
+	defer func() { _ = sub.Cancel() }()
 	start := time.Now()
 	var setToCA, setToRead, readToCA []float64
+	var all []Sample
 	pace := time.NewTimer(0)
 	defer pace.Stop()
 	wait := time.NewTimer(timeout)
@@ -459,6 +499,8 @@ func measureLatency(ctx context.Context, srv *modbustest.Server, br *bridge, tr 
 			// The stamp carries no monotonic reading: compare wall clocks.
 			setToRead = append(setToRead, ms(h.stamp.Sub(t0.Round(0))))
 			readToCA = append(readToCA, ms(h.at.Round(0).Sub(h.stamp)))
+			all = append(all, Sample{Point: p.name, SetToCA: setToCA[len(setToCA)-1],
+				SetToRead: setToRead[len(setToRead)-1], ReadToCA: readToCA[len(readToCA)-1]})
 		}
 		r.Samples++
 		pace.Reset(time.Duration(rng.Int64N(int64(period))))
@@ -473,6 +515,14 @@ func measureLatency(ctx context.Context, srv *modbustest.Server, br *bridge, tr 
 	}
 	r.CPU = 100 * (cpu1 - cpu0).Seconds() / r.Seconds
 	r.SetToCA, r.SetToRead, r.ReadToCA = summarize(setToCA), summarize(setToRead), summarize(readToCA)
+	if psi1, err := readCPUPressure(); err == nil && perr == nil {
+		r.CPUPressure = 100 * (psi1 - psi0).Seconds() / r.Seconds
+	}
+	pmu.Lock()
+	r.PollMS = summarize(polls)
+	pmu.Unlock()
+	slices.SortFunc(all, func(a, b Sample) int { return cmp.Compare(b.SetToCA, a.SetToCA) })
+	r.Slowest = all[:min(3, len(all))]
 	if r.Samples > 0 && r.TimedOut == r.Samples {
 		return r, errors.New("modbusbench: no latency sample got its monitor update")
 	}

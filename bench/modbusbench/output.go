@@ -53,7 +53,8 @@ func writeTable(w io.Writer, rep *Report) error {
 			fmt.Fprintf(tw, "%s: device errors (health PV ERRORS)\t%d, last: %s\n", name, r.DeviceErrors, r.LastError)
 		}
 		if r.MachineCPUs > 0 {
-			fmt.Fprintf(tw, "%s: whole machine busy (all processes)\t%.0f %% of %d CPUs\n", name, r.MachineBusyPct, r.MachineCPUs)
+			fmt.Fprintf(tw, "%s: whole machine busy (all processes); CPU pressure\t%.0f %% of %d CPUs; some task waited %.0f %% of the time\n",
+				name, r.MachineBusyPct, r.MachineCPUs, r.CPUPressure)
 		}
 	}
 	phase("static", rep.Static)
@@ -66,6 +67,12 @@ func writeTable(w io.Writer, rep *Report) error {
 		lat("register set → CA monitor update", r.SetToCA)
 		lat("  set → driver got the reply (update's stamp)", r.SetToRead)
 		lat("  stamp → CA monitor update", r.ReadToCA)
+		fmt.Fprintf(tw, "  poll cycle duration during the samples (median, p99, max)\t%.1f ms, %.1f ms, %.1f ms (%d polls seen)\n",
+			r.PollMS.Median, r.PollMS.P99, r.PollMS.Max, r.PollMS.N)
+		fmt.Fprintf(tw, "  CPU pressure during the samples\tsome task waited %.0f %% of the time\n", r.CPUPressure)
+		for _, sl := range r.Slowest {
+			fmt.Fprintf(tw, "  slow sample %s\t%.1f ms (set → read %.1f ms, read → client %.1f ms)\n", sl.Point, sl.SetToCA, sl.SetToRead, sl.ReadToCA)
+		}
 	}
 	phase("churn", rep.Churn)
 	fmt.Fprintf(tw, "cabridge RSS at start, peak\t%s, %s\n", bytesIEC(float64(rep.StartRSS)), bytesIEC(float64(rep.PeakRSS)))
