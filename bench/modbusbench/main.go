@@ -213,7 +213,7 @@ func measure(ctx context.Context, o options, progress func(string, ...any)) (_ *
 	}
 
 	progress("starting %s run --config %s -q", o.serverPath, cfgPath)
-	br, err := startBridge(ctx, o.serverPath, cfgPath)
+	br, err := startBridge(o.serverPath, cfgPath)
 	if err != nil {
 		return nil, err
 	}

@@ -43,9 +43,9 @@ func validateConfig(ctx context.Context, path, config string, timeout time.Durat
 }
 
 // startBridge starts `path run --config config -q` on 127.0.0.1 with free
-// non-default CA ports. The child gets SIGTERM when ctx ends and is
-// killed by the kernel if this process dies.
-func startBridge(ctx context.Context, path, config string) (*bridge, error) {
+// non-default CA ports. The caller stops it with stop (also when
+// interrupted); the kernel kills it if this process dies first.
+func startBridge(path, config string) (*bridge, error) {
 	port, err := freeTCPUDPPort()
 	if err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func startBridge(ctx context.Context, path, config string) (*bridge, error) {
 		return nil, err
 	}
 	b := &bridge{port: port, output: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
-	cmd := exec.CommandContext(ctx, path, "run", "--config", config, "-q")
+	cmd := exec.Command(path, "run", "--config", config, "-q")
 	cmd.Env = append(withoutEPICS(os.Environ()),
 		"EPICS_CAS_INTF_ADDR_LIST=127.0.0.1",
 		"EPICS_CAS_SERVER_PORT="+strconv.Itoa(port),
@@ -65,8 +65,6 @@ func startBridge(ctx context.Context, path, config string) (*bridge, error) {
 	)
 	cmd.Stdout = b.output
 	cmd.Stderr = b.output
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = stopTimeout
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("modbusbench: start %s: %w", path, err)
