@@ -92,11 +92,6 @@ func is(v float64, a dbr.Alarm) func(*ca.Snapshot) bool {
 	return func(s *ca.Snapshot) bool { return dbr.FirstFloat(s.Value) == v && s.Meta.Alarm == a }
 }
 
-// alarmed returns a check for alarm a (any value).
-func alarmed(a dbr.Alarm) func(*ca.Snapshot) bool {
-	return func(s *ca.Snapshot) bool { return s.Meta.Alarm == a }
-}
-
 var (
 	noAlarm     = dbr.Alarm{}
 	commAlarm   = dbr.Alarm{Status: dbr.StatusComm, Severity: dbr.SeverityInvalid}

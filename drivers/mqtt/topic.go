@@ -44,9 +44,6 @@ func validTopic(t string) error {
 	return nil
 }
 
-// hasWildcard reports whether f contains '+' or '#'.
-func hasWildcard(f string) bool { return strings.ContainsAny(f, "+#") }
-
 // match reports whether topic matches filter. As MQTT requires, a
 // wildcard in the first level does not match a topic that starts with
 // '$' (broker statistics, $SYS).
@@ -106,7 +103,8 @@ func minimalFilters(fs []string) []string {
 	for i, f := range fs {
 		covered := false
 		for j, g := range fs {
-			if i != j && covers(g, f) && !(covers(f, g) && j > i) {
+			// Distinct filters never cover each other both ways.
+			if i != j && covers(g, f) {
 				covered = true
 				break
 			}
