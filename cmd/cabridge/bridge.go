@@ -13,9 +13,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/ioc"
 	"github.com/cabridge/cabridge/cmd/cabridge/internal/conf"
+	"github.com/cabridge/cabridge/cmd/cabridge/internal/ops"
 	"github.com/cabridge/cabridge/mapping"
 )
 
@@ -131,7 +134,7 @@ func runBridge(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("refusing to start: %w", newConfigError(path, err))
 	}
 	log := l.logger(a.stderr, &lf)
-	flags := ioc.Flags{ListPVs: *list, Interfaces: *interfaces, ACF: l.cfg.ACF, Autosave: l.cfg.Autosave, Stats: l.cfg.StatsPrefix}
+	flags := ioc.Flags{ListPVs: *list, Interfaces: *interfaces, ACF: l.cfg.ACF, Autosave: l.cfg.Autosave, Stats: l.cfg.StatusPrefix}
 	icfg, err := flags.Config(a.lookupEnv, a.stdout, a.stderr)
 	if err != nil {
 		l.close()
@@ -144,23 +147,48 @@ func runBridge(ctx context.Context, a *app, args []string) error {
 		l.close()
 		return fmt.Errorf("refusing to start: %w", newConfigError(path, err))
 	}
+	groups := []*ioc.Group{g}
+	var status *statusPVs
+	if l.cfg.StatusPrefix != "" {
+		status = newStatusPVs(l.cfg.StatusPrefix, path)
+		groups = append(groups, status.group)
+	}
 	icfg.Logger = log
-	icfg.Listening = a.onServe
+	icfg.Listening = func(s *ca.Server) {
+		d.srv.Store(s)
+		if a.onServe != nil {
+			a.onServe(s)
+		}
+	}
 	icfg.Directory = d.dir
 	if *list {
 		defer l.close()
-		return ioc.Run(ctx, icfg, g)
+		return ioc.Run(ctx, icfg, groups...)
 	}
-	log.Info("cabridge: starting", "config", path, "devices", len(l.cfg.Devices), "pvs", len(l.cfg.PVs))
+	log.Info("cabridge: starting", "config", path, "devices", len(l.cfg.Devices), "pvs", len(l.cfg.PVs), "version", version())
 	d.start(ctx, l, br)
 	defer d.stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
-	rctx, stopReloads := context.WithCancel(ctx)
-	wg.Go(func() { d.handleReloads(rctx, a.reload, a.onReload) })
-	err = ioc.Run(ctx, icfg, g)
-	stopReloads()
-	wg.Wait()
-	return err
+	defer wg.Wait()
+	defer cancel() // stops the goroutines below before waiting for them
+	wg.Go(func() { d.handleReloads(ctx, a.reload, a.onReload) })
+	if status != nil {
+		wg.Go(func() { status.run(ctx, d) })
+	}
+	if addr := l.cfg.Metrics.Listen; addr != "" {
+		src := d.opsSource()
+		h := ops.Handler(ops.NewRegistry(src), src)
+		errc := make(chan error, 1)
+		wg.Go(func() { errc <- ops.Serve(ctx, addr, h, log, a.onMetrics) })
+		defer func() {
+			if err := <-errc; err != nil {
+				log.Error("cabridge: metrics", "err", err)
+			}
+		}()
+	}
+	return ioc.Run(ctx, icfg, groups...)
 }
 
 // daemon is the running bridge of the run command and what a reload
@@ -172,11 +200,33 @@ type daemon struct {
 	log  *slog.Logger
 	dir  *ioc.Directory
 
+	srv      atomic.Pointer[ca.Server]      // once it listens
+	bridge   atomic.Pointer[mapping.Bridge] // the running one, for metrics and status
+	driverOf atomic.Pointer[map[string]string]
+	applied  atomic.Uint64 // reloads applied
+	rejected atomic.Uint64 // reloads rejected
+
 	// owned by the goroutine of run, then of handleReloads
 	cur    *loaded
 	br     *mapping.Bridge
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// opsSource returns what the metrics and probes read.
+func (d *daemon) opsSource() ops.Source {
+	return ops.Source{
+		Version: version(),
+		Server: func() (ca.Stats, bool) {
+			if s := d.srv.Load(); s != nil {
+				return s.Stats(), true
+			}
+			return ca.Stats{}, false
+		},
+		Devices: func() []mapping.DeviceStatus { return d.bridge.Load().Status() },
+		Drivers: func() map[string]string { return *d.driverOf.Load() },
+		Reloads: func() (uint64, uint64) { return d.applied.Load(), d.rejected.Load() },
+	}
 }
 
 // start runs br over l's devices until stop.
@@ -185,6 +235,12 @@ func (d *daemon) start(ctx context.Context, l *loaded, br *mapping.Bridge) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = br.Run(bctx) }()
 	d.cur, d.br, d.cancel, d.done = l, br, cancel, done
+	drv := map[string]string{}
+	for _, dc := range l.cfg.Devices {
+		drv[dc.Name] = dc.Driver
+	}
+	d.driverOf.Store(&drv)
+	d.bridge.Store(br)
 }
 
 // stop stops the bridge and closes the devices.
@@ -211,7 +267,10 @@ func (d *daemon) handleReloads(ctx context.Context, sig <-chan os.Signal, done f
 				return
 			}
 			err := d.reload(ctx)
-			if err != nil {
+			if err == nil {
+				d.applied.Add(1)
+			} else {
+				d.rejected.Add(1)
 				d.log.Error("cabridge: reload rejected; the running configuration stays", "config", d.path, "err", err)
 			}
 			if done != nil {
@@ -287,7 +346,8 @@ func restartOnly(a, b daemonConfig) []string {
 		key      string
 		old, new string
 	}{
-		{"acf", a.ACF, b.ACF}, {"autosave", a.Autosave, b.Autosave}, {"stats_prefix", a.StatsPrefix, b.StatsPrefix},
+		{"acf", a.ACF, b.ACF}, {"autosave", a.Autosave, b.Autosave}, {"status_prefix", a.StatusPrefix, b.StatusPrefix},
+		{"metrics.listen", a.Metrics.Listen, b.Metrics.Listen},
 		{"log.level", a.Log.Level, b.Log.Level}, {"log.format", a.Log.Format, b.Log.Format},
 	} {
 		if c.old != c.new {

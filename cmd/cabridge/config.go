@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cabridge/cabridge/cmd/cabridge/internal/conf"
 	"github.com/cabridge/cabridge/drivers"
 	"github.com/cabridge/cabridge/drivers/modbus"
+	"github.com/cabridge/cabridge/drivers/mqtt"
 	"github.com/cabridge/cabridge/drivers/serial"
 	"github.com/cabridge/cabridge/drivers/sim"
 	"github.com/cabridge/cabridge/mapping"
@@ -25,11 +27,22 @@ type daemonConfig struct {
 	// Autosave is a file that the writable PVs are saved to and restored
 	// from at start.
 	Autosave string `json:"autosave"`
-	// StatsPrefix, if set, serves iocStats-named status PVs of the
-	// process under this prefix.
-	StatsPrefix string `json:"stats_prefix"`
+	// StatusPrefix, if set, serves the bridge's status PVs under this
+	// prefix: the iocStats-named ones of the process (UPTIME, HEARTBEAT,
+	// CA_CLNT_CNT, ...) and VERSION, DEVICES, DEVICES_OK, RELOADS.
+	StatusPrefix string `json:"status_prefix"`
+	// Metrics configures the HTTP endpoints for Prometheus and probes.
+	Metrics metricsConfig `json:"metrics"`
 
 	mapping.Config
+}
+
+// metricsConfig is the metrics section.
+type metricsConfig struct {
+	// Listen is the address of the HTTP listener serving /metrics,
+	// /healthz and /readyz ("127.0.0.1:9102", ":9102"); empty turns it
+	// off (the default).
+	Listen string `json:"listen"`
 }
 
 // logConfig is the log section.
@@ -44,7 +57,7 @@ type logConfig struct {
 // even when the file does not set them (CABRIDGE_LOG_LEVEL=debug).
 //
 //nolint:gochecknoglobals // read-only list
-var envKeys = []string{"log.level", "log.format", "acf", "autosave", "stats_prefix", "macros"}
+var envKeys = []string{"log.level", "log.format", "acf", "autosave", "status_prefix", "metrics.listen", "macros"}
 
 // level parses the log level; ok is false for an unknown one.
 func (l logConfig) level() (slog.Level, bool) {
@@ -84,6 +97,7 @@ func newDriverSet(log *slog.Logger) (*driverSet, error) {
 		{"sim", sim.New},
 		{"modbus", ds.modbus.New},
 		{"serial", ds.serial.New},
+		{"mqtt", mqtt.New},
 	} {
 		if err := ds.reg.Register(d.name, d.f); err != nil {
 			return nil, err
@@ -148,10 +162,19 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 		}
 		l.devs[dc.Name] = dev
 	}
+	origin, xerrs := expandTemplates(f, &l.cfg.Config)
+	errs = append(errs, xerrs...)
 	err = l.cfg.Validate(l.devs)
 	for _, e := range flatten(err) {
 		var fe *mapping.FieldError
 		if errors.As(e, &fe) {
+			// Point at the file's entry, which a template may have
+			// expanded into several.
+			if i, ok := strings.CutPrefix(fe.Entry, "pvs["); ok {
+				if n, err := strconv.Atoi(strings.TrimSuffix(i, "]")); err == nil && n < len(origin) {
+					fe.Entry = fmt.Sprintf("pvs[%d]", origin[n])
+				}
+			}
 			errs = append(errs, &conf.Error{File: f.Path, Line: f.Line(fe.Path()), Path: fe.Path(), Msg: fe.Error()})
 		} else {
 			errs = append(errs, &conf.Error{File: f.Path, Msg: e.Error()})
@@ -162,6 +185,29 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 		return nil, errors.Join(append(decodeErrs, dropShadowed(decodeErrs, errs)...)...)
 	}
 	return l, nil
+}
+
+// expandTemplates replaces each PV entry whose binding has the option
+// "expand" by the PVs it stands for (mqtt.ExpandPVs: names built from
+// topic levels), and returns for each resulting PV the index of its
+// entry in the file.
+func expandTemplates(f *conf.File, c *mapping.Config) (origin []int, errs []error) {
+	var out []mapping.PVConfig
+	for i, pv := range c.PVs {
+		xs, err := mqtt.ExpandPVs([]mapping.PVConfig{pv})
+		if err != nil {
+			p := fmt.Sprintf("pvs[%d].binding.options.%s", i, mqtt.ExpandOption)
+			msg := strings.Replace(err.Error(), "pvs[0]", fmt.Sprintf("pvs[%d]", i), 1)
+			errs = append(errs, &conf.Error{File: f.Path, Line: f.Line(p), Path: p, Msg: msg})
+			xs = []mapping.PVConfig{pv}
+		}
+		for range xs {
+			origin = append(origin, i)
+		}
+		out = append(out, xs...)
+	}
+	c.PVs = out
+	return origin, errs
 }
 
 // dropShadowed returns the errors of errs whose key path is not under,

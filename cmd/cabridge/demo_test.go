@@ -195,7 +195,7 @@ func TestListPVs(t *testing.T) {
 	}{
 		{"demo", []string{"demo", "-list-pvs"}, "demo:ai", len(demoWant)},
 		{"prefix", []string{"demo", "--prefix", "lab:", "--list-pvs"}, "lab:ai", len(demoWant)},
-		{"config", []string{"--config", "../../configs/demo.yaml", "--list-pvs"}, "cabridge:oven:CONNECTED", 25}, // declaration order: health PVs first
+		{"config", []string{"--config", "../../configs/demo.yaml", "--list-pvs"}, "cabridge:oven:STATE", 27}, // declaration order: health PVs first
 		{"bench", []string{"bench-server", "-n", "3", "--list-pvs"}, "BENCH:ai00000", 3 + benchCounters + 2},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 
@@ -29,6 +30,8 @@ type app struct {
 	reload <-chan os.Signal
 	// onReload, when set, is called after each reload attempt (tests).
 	onReload func(error)
+	// onMetrics, when set, gets the metrics listener's address (tests).
+	onMetrics func(net.Addr)
 }
 
 // command is one subcommand.
