@@ -130,7 +130,8 @@ type Params struct {
 	// tests use DecodeJSON. Keys are snake_case json struct tags, and
 	// durations are written as Duration strings ("250ms").
 	Decode func(into any) error
-	// Logger receives the device's logs; nil discards them.
+	// Logger receives the device's logs; nil discards them. Drivers name
+	// the device in every line (Logger.With("device", Name)).
 	Logger *slog.Logger
 }
 

@@ -148,7 +148,7 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 		section := f.Value(entry + ".config")
 		dev, err := ds.reg.New(dc.Driver, drivers.Params{
 			Name:   dc.Name,
-			Logger: log.With("device", dc.Name),
+			Logger: log, // drivers name the device in every line
 			Decode: func(into any) error {
 				if section == nil {
 					section = map[string]any{}
