@@ -202,7 +202,7 @@ func TestExportRateTiming(t *testing.T) {
 		}
 		start := time.Now()
 		for i, at := range []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 1500 * time.Millisecond, 5 * time.Second} {
-			time.Sleep(start.Add(at).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(at)))
 			d.Export(drivers.Export{PV: "X", Value: drivers.Floats{float64(i)}})
 			synctest.Wait()
 		}
