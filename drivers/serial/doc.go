@@ -46,7 +46,7 @@
 // "I/O Intr" PV gets every such line, and a scanned one waits for the
 // next.
 //
-// Formats (see Format) take %f %e %g, %d %i %u, %x %o, %s %c, enums
+// Formats (see Format) take %f %e %g, %d %i %u, %x %o, %s %c, %[set], enums
 // %{A|B|C}, regexps %/re(gex)/ (input), %* to skip a field and
 // checksums %<sum8>, %<xor8>, %<lrc>, %<crc16-modbus>, %<crc-ccitt>
 // (raw bytes; hex text with the 0 flag: %0<sum8>) appended on output and

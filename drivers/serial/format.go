@@ -22,7 +22,9 @@ var errFormat = errors.New("serial: bad format")
 //	%[*][flags][width][.precision]conversion
 //
 // where conversion is one of f e g (floating point), d i u x X o
-// (integers), s c (strings), {a|b|c} (an enum: the index of the text),
+// (integers), s c (strings), [set] (input: a string of the characters
+// of a scanf set such as [a-z_] or [^,]), {a|b|c} (an enum: the index of
+// the text),
 // /regexp/ (input only: the first submatch, or the whole match, as a
 // string) and <checksum> (sum8, xor8, crc16-modbus, crc-ccitt, lrc:
 // appended on output, verified on input; raw bytes by default, hex text
@@ -63,6 +65,54 @@ type item struct {
 	enum  []string
 	re    *regexp.Regexp
 	sum   *checksum
+	set   *[256]bool // %[...]: the bytes a string may hold
+}
+
+// parseCharset parses the body of a %[...] conversion.
+func parseCharset(body string) (*[256]bool, error) {
+	var set [256]bool
+	negate := strings.HasPrefix(body, "^")
+	if negate {
+		body = body[1:]
+	}
+	var raw []byte
+	for i := 0; i < len(body); i++ {
+		if body[i] == '\\' {
+			c, n, err := unescape(body[i:])
+			if err != nil {
+				return nil, err
+			}
+			raw = append(raw, c)
+			i += n - 1
+			continue
+		}
+		raw = append(raw, body[i])
+	}
+	body = string(raw)
+	if body == "" {
+		return nil, errors.New("%[] with an empty set")
+	}
+	for i := 0; i < len(body); i++ {
+		lo := body[i]
+		if i+2 < len(body) && body[i+1] == '-' {
+			hi := body[i+2]
+			if hi < lo {
+				return nil, fmt.Errorf("%%[ range %c-%c is backwards", lo, hi)
+			}
+			for c := int(lo); c <= int(hi); c++ {
+				set[c] = true
+			}
+			i += 2
+			continue
+		}
+		set[lo] = true
+	}
+	if negate {
+		for c := range set {
+			set[c] = !set[c]
+		}
+	}
+	return &set, nil
 }
 
 // String returns the source of f.
@@ -242,6 +292,27 @@ func parseConv(s string) (item, int, error) {
 		it.kind = convUint
 	case 's', 'c':
 		it.kind = convString
+	case '[':
+		// A scanf character set: %[a-z0-9_] or %[^,]; a ] right after
+		// [ or [^ belongs to the set.
+		j := i
+		if j < len(s) && s[j] == '^' {
+			j++
+		}
+		if j < len(s) && s[j] == ']' {
+			j++
+		}
+		end := strings.IndexByte(s[j:], ']')
+		if end < 0 {
+			return it, 0, errors.New("%[ without a closing ]")
+		}
+		set, err := parseCharset(s[i : j+end])
+		if err != nil {
+			return it, 0, err
+		}
+		it.set = set
+		it.kind = convString
+		i = j + end + 1
 	case '{':
 		end := closing(s[i:], '}')
 		if end < 0 {
@@ -572,6 +643,15 @@ func (it *item) scan(b []byte) (Field, int, error) {
 		return Field{Kind: drivers.KindUint, U: v}, pos + m, nil
 	case convString:
 		m := 0
+		if it.set != nil {
+			for m < len(w) && it.set[w[m]] {
+				m++
+			}
+			if m == 0 {
+				return Field{}, 0, errors.New("want a character of the %[set]")
+			}
+			return Field{Kind: drivers.KindString, S: string(w[:m])}, pos + m, nil
+		}
 		if it.verb == 'c' {
 			m = min(len(w), max(it.width, 1))
 			if m < max(it.width, 1) {

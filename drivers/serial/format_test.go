@@ -81,6 +81,11 @@ func TestFormatMatch(t *testing.T) {
 		{"chars", "%3c", "a b", 1, false, []Field{{Kind: drivers.KindString, S: "a b"}}, ""},
 		{"enum longest", "%{ON|ONLINE|OFF}", "ONLINE", 1, false, []Field{{Kind: drivers.KindUint, U: 1}}, ""},
 		{"regexp submatch", `%/T=([0-9.]+)C/`, "T=21.5C", 1, false, []Field{{Kind: drivers.KindString, S: "21.5"}}, ""},
+		{"charset", "%[a-z_]=%d", "volt_a=5", 1, false, []Field{{Kind: drivers.KindString, S: "volt_a"}, {Kind: drivers.KindInt, I: 5}}, ""},
+		{"negated charset", `%[^\r]`, "a b,c", 1, false, []Field{{Kind: drivers.KindString, S: "a b,c"}}, ""},
+		{"charset with ]", "%[]x]", "]x]y", 1, true, []Field{{Kind: drivers.KindString, S: "]x]"}}, ""},
+		{"charset width", "%3[0-9]%d", "12345", 1, false, []Field{{Kind: drivers.KindString, S: "123"}, {Kind: drivers.KindInt, I: 45}}, ""},
+		{"charset none", "%[0-9]", "x", 1, false, nil, "want a character"},
 		{"array", "%f", "1,2,3", 3, false, []Field{{Kind: drivers.KindFloat, F: 1}, {Kind: drivers.KindFloat, F: 2}, {Kind: drivers.KindFloat, F: 3}}, ""},
 		{"sum8 ok", "STAT=%d*%0<sum8>", "STAT=42*" + hexSum("STAT=42*"), 1, false, []Field{{Kind: drivers.KindInt, I: 42}}, ""},
 		{"sum8 lower case", "STAT=%d*%0<sum8>", "STAT=42*" + strings.ToLower(hexSum("STAT=42*")), 1, false, []Field{{Kind: drivers.KindInt, I: 42}}, ""},
@@ -127,7 +132,7 @@ func hexSum(s string) string {
 }
 
 func TestParseFormatErrors(t *testing.T) {
-	for _, s := range []string{"%", "%q", `\`, `\q`, `\x4`, "%{a|b", "%/x", "%/(/", "%<md5>", "%<sum8", strings.Repeat("x", maxFormatLen+1)} {
+	for _, s := range []string{"%[a-", "%[z-a]", "%[]", "%[^]", `%[\q]`, "%", "%q", `\`, `\q`, `\x4`, "%{a|b", "%/x", "%/(/", "%<md5>", "%<sum8", strings.Repeat("x", maxFormatLen+1)} {
 		if _, err := ParseFormat(s); !errors.Is(err, errFormat) {
 			t.Errorf("ParseFormat(%q) = %v; want errFormat", s, err)
 		}
@@ -168,7 +173,7 @@ func TestParseTerminator(t *testing.T) {
 // (the round trip property), and neither panics.
 func FuzzFormat(f *testing.F) {
 	for _, s := range []string{"V=%f;I=%f", "VOLT %.3f", "%d", "%05d", "%x", "%{OFF|ON}", "STAT=%d*%0<sum8>",
-		"%s", "%3c", "%/T=([0-9]+)/", `\r\n\x41`, "%*d,%d", "%e", "%<crc16-modbus>", "%0<crc-ccitt>", "%%"} {
+		"%s", "%3c", "%[a-z]", "%[^,]", "%/T=([0-9]+)/", `\r\n\x41`, "%*d,%d", "%e", "%<crc16-modbus>", "%0<crc-ccitt>", "%%"} {
 		f.Add(s, 1.5, "1.5")
 	}
 	f.Fuzz(func(t *testing.T, format string, x float64, line string) {
@@ -219,7 +224,7 @@ func FuzzFormat(f *testing.F) {
 // protocols: it must never panic, and a success yields one field per
 // value conversion (times the array length for a single one).
 func FuzzMatch(f *testing.F) {
-	formats := []string{"V=%f;I=%f", "STAT=%d*%0<sum8>", "%{OFF|ON|STANDBY}", "P=%e mbar", "%i", "%x", "%/T=([0-9.]+)C/", "%s %3c", "%f"}
+	formats := []string{"V=%f;I=%f", "STAT=%d*%0<sum8>", "%{OFF|ON|STANDBY}", "P=%e mbar", "%i", "%x", "%/T=([0-9.]+)C/", "%s %3c", "%[^=]=%f", "%f"}
 	for _, l := range []string{"V=1;I=2", "STAT=42*7D", "ON", "P=1E-5 mbar", "0x10", "ff", "T=1.5C", "ab cde", "1,2,3", "", "\x00\xff"} {
 		f.Add(l, uint8(0))
 	}
