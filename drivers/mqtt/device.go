@@ -663,7 +663,13 @@ func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) e
 	if err := checkRange(cv, p.typ.Bits); err != nil {
 		return fmt.Errorf("mqtt: %s: write %s: %w", d.name, p, err)
 	}
-	payload, err := encodeValue(p.template, cv, time.Now())
+	out := cv
+	if p.dec.enum != nil {
+		if out, err = enumText(cv, p.dec.enum); err != nil {
+			return fmt.Errorf("mqtt: %s: write %s: %w", d.name, p, err)
+		}
+	}
+	payload, err := encodeValue(p.template, out, time.Now())
 	if err != nil {
 		return fmt.Errorf("mqtt: %s: write %s: %w", d.name, p, err)
 	}

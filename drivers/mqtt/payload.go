@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,6 +132,7 @@ type decoder struct {
 	path     jsonPath // the value's path when json
 	timePath jsonPath // nil: no timestamp in the payload
 	sevPath  jsonPath // nil: no severity in the payload
+	enum     []string // state strings of an enum point: payload "On" is state 1
 }
 
 // decoded is what a payload holds.
@@ -310,6 +312,16 @@ func (d *decoder) elems(texts []string) (drivers.Value, error) {
 		}
 		return out, nil
 	case drivers.KindInt, drivers.KindUint:
+		if d.enum != nil {
+			texts = slices.Clone(texts)
+			for i, s := range texts {
+				if j := slices.Index(d.enum, s); j >= 0 {
+					texts[i] = strconv.Itoa(j)
+				} else if n, err := strconv.Atoi(s); err != nil || n < 0 || n >= len(d.enum) {
+					return nil, fmt.Errorf("%q is not one of the states %s", truncate(s, 40), strings.Join(d.enum, ","))
+				}
+			}
+		}
 		return d.integers(texts)
 	case drivers.KindBool:
 		out := make(drivers.Bools, n)
@@ -551,4 +563,20 @@ func checkRange(v drivers.Value, bits int) error {
 		}
 	}
 	return nil
+}
+
+// enumText replaces the state indices of v by their strings.
+func enumText(v drivers.Value, states []string) (drivers.Value, error) {
+	u, err := drivers.Convert(v, drivers.KindUint)
+	if err != nil {
+		return nil, err
+	}
+	out := make(drivers.Strings, u.Len())
+	for i, n := range u.(drivers.Uints) {
+		if n >= uint64(len(states)) {
+			return nil, fmt.Errorf("%w: state %d out of range (%d states)", drivers.ErrBadValue, n, len(states))
+		}
+		out[i] = states[n]
+	}
+	return out, nil
 }

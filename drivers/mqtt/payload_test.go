@@ -68,6 +68,11 @@ func TestDecode(t *testing.T) {
 		{"json scalar from 1-array", drivers.PointSpec{Address: "t", Options: opt("path", "v")}, `{"v": [3]}`, drivers.Floats{3}, ""},
 		{"json array for scalar", drivers.PointSpec{Address: "t", Options: opt("path", "v")}, `{"v": [3, 4]}`, nil, "array of 2 elements"},
 		{"json object for array", drivers.PointSpec{Address: "t", Len: 2, Options: opt("path", "v")}, `{"v": {}}`, nil, "object for an array"},
+		{"enum state", drivers.PointSpec{Address: "t", Options: opt("enum", "Off, On,Auto")}, "On", drivers.Uints{1}, ""},
+		{"enum index", drivers.PointSpec{Address: "t", Options: opt("enum", "Off,On,Auto")}, "2", drivers.Uints{2}, ""},
+		{"enum json", drivers.PointSpec{Address: "t", Type: "int32", Options: opt("enum", "Off,On", "path", "m")}, `{"m": "Off"}`, drivers.Ints{0}, ""},
+		{"enum unknown", drivers.PointSpec{Address: "t", Options: opt("enum", "Off,On")}, "Auto", nil, "not one of the states Off,On"},
+		{"enum index range", drivers.PointSpec{Address: "t", Options: opt("enum", "Off,On")}, "2", nil, "not one of the states"},
 		{"bad time", drivers.PointSpec{Address: "t", Options: opt("path", "v", "time_path", "ts")}, `{"v": 1, "ts": "yesterday"}`, nil, "timestamp"},
 		{"bad severity", drivers.PointSpec{Address: "t", Options: opt("path", "v", "severity_path", "s")}, `{"v": 1, "s": 9}`, nil, "severity"},
 	}
@@ -156,6 +161,9 @@ func TestParsePointOptions(t *testing.T) {
 		{drivers.PointSpec{Address: ""}, "empty topic", ""},
 		{drivers.PointSpec{Address: "a/b#"}, "wildcard inside", ""},
 		{drivers.PointSpec{Address: "a/b", Len: -1}, "negative len", ""},
+		{drivers.PointSpec{Address: "a/b", Options: map[string]string{"enum": "x,y"}}, "", "uint16[1] r"},
+		{drivers.PointSpec{Address: "a/b", Type: "string", Options: map[string]string{"enum": "x,y"}}, "integer type", ""},
+		{drivers.PointSpec{Address: "a/b", Options: map[string]string{"enum": "x,,y"}}, "non-empty states", ""},
 	} {
 		p, err := parsePoint(tc.spec, 1, 0)
 		switch {
@@ -166,6 +174,16 @@ func TestParsePointOptions(t *testing.T) {
 		case tc.err == "" && p.Type().String() != tc.typ:
 			t.Errorf("parsePoint(%v) type %v, want %s", tc.spec, p.Type(), tc.typ)
 		}
+	}
+}
+
+func TestEnumText(t *testing.T) {
+	v, err := enumText(drivers.Floats{2}, []string{"a", "b", "c"})
+	if err != nil || !drivers.Equal(v, drivers.Strings{"c"}) {
+		t.Errorf("enumText = %v, %v", v, err)
+	}
+	if _, err := enumText(drivers.Uints{3}, []string{"a", "b", "c"}); !errors.Is(err, drivers.ErrBadValue) {
+		t.Errorf("enumText out of range = %v", err)
 	}
 }
 

@@ -25,12 +25,13 @@ const (
 	OptTolerance    = "tolerance"     // relative tolerance of a float confirmation; default 1e-9
 	OptStale        = "stale"         // staleness time, overriding Config.Stale; "0s" disables
 	OptAccess       = "access"        // "w": write-only, the address is the command topic
+	OptEnum         = "enum"          // "Off,On,Auto": payload strings of the states 0, 1, 2 (an enum PV)
 )
 
 //nolint:gochecknoglobals // read-only set of the known option names
 var knownOptions = map[string]bool{OptPath: true, OptTimePath: true, OptSeverityPath: true, OptCommand: true,
 	OptTemplate: true, OptRetain: true, OptQoS: true, OptReadback: true, OptReadbackPath: true, OptTolerance: true,
-	OptStale: true, OptAccess: true}
+	OptStale: true, OptAccess: true, OptEnum: true}
 
 // point is an MQTT Point: a state topic filter with its payload decoder
 // and, when writable, a command topic with its payload template.
@@ -97,6 +98,21 @@ func parsePoint(spec drivers.PointSpec, defQoS byte, defStale time.Duration) (*p
 			bad("unknown option %q", k)
 		}
 	}
+	var states []string
+	if s, isEnum := opts[OptEnum]; isEnum {
+		for st := range strings.SplitSeq(s, ",") {
+			states = append(states, strings.TrimSpace(st))
+		}
+		if spec.Type == "" {
+			spec.Type = "uint16"
+		}
+		if k, _, _ := typeInfo(spec.Type); k != drivers.KindUint && k != drivers.KindInt {
+			bad("option enum needs an integer type, not %s", spec.Type)
+		}
+		if len(states) > 16 || slices.Contains(states, "") {
+			bad("option enum %q: want 1..16 non-empty states", s)
+		}
+	}
 	kind, bits, ok := typeInfo(spec.Type)
 	if !ok {
 		bad("unknown type %q (want float64, float32, int8..int64, uint8..uint64, bool or string)", spec.Type)
@@ -145,7 +161,7 @@ func parsePoint(spec drivers.PointSpec, defQoS byte, defStale time.Duration) (*p
 	}
 	var err error
 	mkDec := func(pathOpt string) decoder {
-		d := decoder{typ: p.typ}
+		d := decoder{typ: p.typ, enum: states}
 		if s, ok := opts[pathOpt]; ok {
 			d.json = true
 			if d.path, err = parsePath(s); err != nil {
