@@ -70,6 +70,15 @@
 // no message within its staleness time gets a Sample whose Err wraps
 // drivers.ErrTimeout (TIMEOUT alarm; the mapping layer keeps the value).
 //
+// # Homie
+//
+// DiscoverHomie reads the retained Homie descriptions of a broker and
+// HomiePVs turns them into PV entries: units, descriptions, enum states,
+// numeric ranges (drive and display limits) and settable properties (an
+// output_readback PV publishing to PROPERTY/set, confirmed by the state
+// topic) become PV metadata. Option enum maps payload strings to enum
+// states for any point.
+//
 // # Export
 //
 // The Device is a drivers.Exporter: the mapping layer hands it every
