@@ -33,7 +33,7 @@ func DiscoverHomie(ctx context.Context, cfg Config, device, base string, quiet t
 	if cfg.ClientID == "" {
 		cfg.ClientID = "cabridge"
 	}
-	o := paho.NewClientOptions().AddBroker(cfg.Broker).SetClientID(cfg.ClientID+"-discover").
+	o := paho.NewClientOptions().AddBroker(cfg.Broker).SetClientID(cfg.ClientID + "-discover").
 		SetUsername(cfg.Username).SetPassword(cfg.Password).SetAutoReconnect(false).SetCleanSession(true)
 	if cfg.TLS != nil {
 		tc, err := loadTLS(cfg.TLS)
