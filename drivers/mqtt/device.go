@@ -45,6 +45,10 @@ const subscribeTimeout = 10 * time.Second
 // Paho reconnects by itself after a lost connection; every connect
 // subscribes to every topic again, publishes "online" on the status
 // topic and only then makes the device ready.
+//
+// Lock order: subMu before mu; inbox.mu, the exporter's mu and the
+// Counters are leaves. emit is called with subMu held, never with mu;
+// paho is never called with either held.
 type Device struct {
 	name      string
 	cfg       Config
