@@ -526,11 +526,18 @@ func (br *Bridge) Run(ctx context.Context) error {
 func (d *device) tick(ctx context.Context, sg *scanGroup) {
 	t := time.NewTicker(sg.period)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			// A Ticker drops the ticks its receiver was too slow for:
+			// count those periods as overruns too.
+			if missed := int64(now.Sub(last)/sg.period) - 1; missed > 0 {
+				d.overruns.Add(uint64(missed))
+			}
+			last = now
 			if !sg.pending.CompareAndSwap(false, true) {
 				d.overruns.Add(1)
 				continue

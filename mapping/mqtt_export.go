@@ -8,6 +8,7 @@ import (
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/ca/ioc"
 	"github.com/cabridge/cabridge/ca/macro"
 	"github.com/cabridge/cabridge/drivers"
 )
@@ -120,5 +121,30 @@ func runExports(ctx context.Context, devs map[string]drivers.Device, macros macr
 	<-ctx.Done()
 	for _, c := range cancels {
 		c()
+	}
+}
+
+// newExports returns the function Run starts to feed the Exporter devices
+// of devs (nil when there are none): it finds the exported PVs among the
+// PVs declared in g, once Run starts (every PV is declared by then).
+func newExports(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, log *slog.Logger) func(ctx context.Context) {
+	some := false
+	for _, d := range devs {
+		if ex, ok := d.(drivers.Exporter); ok && len(ex.Exports()) > 0 {
+			some = true
+		}
+	}
+	if !some {
+		return nil
+	}
+	macros, _ := cfg.macros() // validated
+	log = drivers.DiscardLogger(log)
+	return func(ctx context.Context) {
+		pvs, err := g.PVs()
+		if err != nil {
+			log.Error("mapping: export: no PVs", "err", err)
+			return
+		}
+		runExports(ctx, devs, macros, func(name string) ca.PV { return pvs[name] }, log)
 	}
 }

@@ -10,6 +10,7 @@
 package conf
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -41,13 +42,31 @@ type File struct {
 	lines    map[string]int
 }
 
-// Load reads path with viper, applying CABRIDGE_ environment overrides
-// (through lookupEnv's environment: viper reads os.Getenv, so lookupEnv
-// only selects which keys may be overridden: envKeys, e.g. "log.level").
+// Load reads path with viper, applying CABRIDGE_ environment overrides:
+// CABRIDGE_LOG_LEVEL overrides log.level. Overrides apply to every key
+// the file sets, and to envKeys (e.g. "log.level") even when it does not.
 // The format follows the extension: .yaml/.yml, .toml or .json.
 func Load(path string, envKeys []string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Parse(path, data, envKeys)
+}
+
+// Parse is Load for data already read; path names the file in errors
+// and its extension gives the format.
+func Parse(path string, data []byte, envKeys []string) (*File, error) {
+	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	switch format {
+	case "yml":
+		format = "yaml"
+	case "yaml", "toml", "json":
+	default:
+		return nil, fmt.Errorf("%s: unknown config format %q (want .yaml, .yml, .toml or .json)", path, filepath.Ext(path))
+	}
 	v := viper.New()
-	v.SetConfigFile(path)
+	v.SetConfigType(format)
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
@@ -56,22 +75,15 @@ func Load(path string, envKeys []string) (*File, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	if err := v.ReadInConfig(); err != nil {
-		var pe viper.ConfigParseError
-		if errors.As(err, &pe) {
-			msg := strings.TrimSpace(strings.TrimPrefix(pe.Error(), "While parsing config: "))
-			return nil, &Error{File: path, Line: parseErrorLine(err), Msg: msg}
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		msg := strings.TrimSpace(strings.TrimPrefix(err.Error(), "While parsing config: "))
+		return nil, &Error{File: path, Line: parseErrorLine(err), Msg: msg}
 	}
 	f := &File{Path: path, Settings: v.AllSettings(), lines: map[string]int{}}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".yaml", ".yml", ".json":
-		if data, err := os.ReadFile(path); err == nil {
-			var root yaml.Node
-			if yaml.Unmarshal(data, &root) == nil {
-				indexLines(&root, "", f.lines)
-			}
+	if format != "toml" {
+		var root yaml.Node
+		if yaml.Unmarshal(data, &root) == nil {
+			indexLines(&root, "", f.lines)
 		}
 	}
 	return f, nil
