@@ -404,10 +404,21 @@ func (d *Device) onConnect(paho.Client) {
 			filters[f] = d.qos
 		}
 		d.stats.AddRequests(1)
-		if err := wait(ctx, c.SubscribeMultiple(filters, d.onMessage)); err != nil {
+		if err := d.subscribe(ctx, c, filters); err != nil {
 			err = fmt.Errorf("mqtt: %s: subscribe %v: %w", d.name, wanted, err)
 			d.stats.AddError(err)
-			d.log.Error("mqtt: subscribe after connect failed", "err", err)
+			d.log.Error("mqtt: subscribe after connect failed; dropping the connection", "err", err)
+			// A connection without its subscriptions is useless: drop the
+			// client, and the next Open starts over with a new one.
+			d.mu.Lock()
+			drop := d.cl == c && gen == d.gen && !d.closed
+			if drop {
+				d.cl = nil
+			}
+			d.mu.Unlock()
+			if drop {
+				c.Disconnect(0)
+			}
 			return
 		}
 	}
@@ -435,6 +446,30 @@ func (d *Device) onConnect(paho.Client) {
 	close(d.readyCh)
 	d.stats.SetConnected(true)
 	d.log.Info("mqtt: connected", "broker", d.brokerHost(), "subscriptions", wanted)
+}
+
+// subscribe subscribes c to filters and waits for the broker's answer:
+// a refused filter (SUBACK 0x80, e.g. by an ACL) is an error too.
+func (d *Device) subscribe(ctx context.Context, c client, filters map[string]byte) error {
+	tok := c.SubscribeMultiple(filters, d.onMessage)
+	if err := wait(ctx, tok); err != nil {
+		return err
+	}
+	st, ok := tok.(interface{ Result() map[string]byte }) // *paho.SubscribeToken
+	if !ok {
+		return nil
+	}
+	var refused []string
+	for f, code := range st.Result() {
+		if code >= 0x80 {
+			refused = append(refused, f)
+		}
+	}
+	if len(refused) > 0 {
+		slices.Sort(refused)
+		return fmt.Errorf("broker refused the subscription to %v", refused)
+	}
+	return nil
 }
 
 // onLost is paho's connection-lost handler.
@@ -504,7 +539,7 @@ func (d *Device) ensure(ctx context.Context, pts []*point) error {
 		filters[f] = d.qos
 	}
 	d.stats.AddRequests(1)
-	if err := wait(ctx, cl.SubscribeMultiple(filters, d.onMessage)); err != nil {
+	if err := d.subscribe(ctx, cl, filters); err != nil {
 		err = fmt.Errorf("mqtt: %s: subscribe %v: %w", d.name, slices.Sorted(maps.Keys(filters)), err)
 		if ctx.Err() == nil {
 			err = fmt.Errorf("%w: %w", drivers.ErrDisconnected, err)

@@ -33,6 +33,14 @@ func (t *doneToken) WaitTimeout(time.Duration) bool { return true }
 func (t *doneToken) Done() <-chan struct{}          { return t.done }
 func (t *doneToken) Error() error                   { return t.err }
 
+// subToken is a completed subscribe token with the broker's codes.
+type subToken struct {
+	*doneToken
+	codes map[string]byte
+}
+
+func (t subToken) Result() map[string]byte { return t.codes }
+
 // fakeMessage is a received message.
 type fakeMessage struct {
 	topic   string
@@ -60,9 +68,10 @@ type fakeClient struct {
 	opts *paho.ClientOptions
 	wg   *sync.WaitGroup
 
-	mu   sync.Mutex
-	open bool
-	pubs []published
+	mu     sync.Mutex
+	open   bool
+	pubs   []published
+	refuse string // a filter the broker refuses (SUBACK 0x80)
 }
 
 func (f *fakeClient) Connect() paho.Token {
@@ -102,8 +111,17 @@ func (f *fakeClient) Publish(topic string, _ byte, _ bool, payload any) paho.Tok
 	return newDoneToken(nil)
 }
 
-func (f *fakeClient) SubscribeMultiple(map[string]byte, paho.MessageHandler) paho.Token {
-	return newDoneToken(nil)
+func (f *fakeClient) SubscribeMultiple(filters map[string]byte, _ paho.MessageHandler) paho.Token {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	codes := map[string]byte{}
+	for k, q := range filters {
+		codes[k] = q
+		if k == f.refuse {
+			codes[k] = 0x80
+		}
+	}
+	return subToken{newDoneToken(nil), codes}
 }
 
 // deliver hands a message to the device as paho would.
@@ -250,6 +268,45 @@ func TestBadPayloadLogRate(t *testing.T) {
 		}
 		if !strings.Contains(text, `payload="\"worse\""`) || !strings.Contains(text, "not_logged_since=2") {
 			t.Errorf("second line lacks the payload or the count:\n%s", text)
+		}
+	})
+}
+
+// TestRefusedSubscription: a filter the broker refuses in its SUBACK
+// (paho reports it only in the codes) is an error, not a PV that never
+// updates; at connect it drops the connection, and the device is not
+// ready.
+func TestRefusedSubscription(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, fc, wg := fakeDevice(t, Config{}, nil)
+		defer wg.Wait()
+		defer d.Close()
+		fc.refuse = "secret/t"
+		if _, err := d.ParsePoint(drivers.PointSpec{Address: "ok/t"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		denied, _ := d.ParsePoint(drivers.PointSpec{Address: "secret/t"})
+		if _, err := d.Read(t.Context(), []drivers.Point{denied}); err == nil || !strings.Contains(err.Error(), "refused the subscription to [secret/t]") {
+			t.Errorf("Read of a refused topic = %v", err)
+		}
+		d2, fc2, wg2 := fakeDevice(t, Config{}, nil)
+		defer wg2.Wait()
+		defer d2.Close()
+		fc2.refuse = "secret/u"
+		_, _ = d2.ParsePoint(drivers.PointSpec{Address: "secret/u"})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if err := d2.Open(ctx); !errors.Is(err, drivers.ErrDisconnected) {
+			t.Errorf("Open with a refused subscription = %v", err)
+		}
+		if s := d2.Stats(); !strings.Contains(s.LastError, "not (re)connected") || s.Errors < 2 {
+			t.Errorf("Stats = %+v", s)
+		}
+		if fc2.IsConnectionOpen() {
+			t.Error("the connection without its subscriptions was kept")
 		}
 	})
 }

@@ -115,3 +115,4 @@ func TestPersistentSession(t *testing.T) {
 		})
 	}
 }
+
