@@ -115,4 +115,3 @@ func TestPersistentSession(t *testing.T) {
 		})
 	}
 }
-
