@@ -479,7 +479,15 @@ func (ci *circuit) dispatch(m wire.Message) error {
 			close(d)
 		}
 	case wire.CmdSearch:
-		ci.c.found(m.Param2, replyAddr(m, ci.addr.Addr(), int(ci.addr.Port())))
+		// As in libca (tcpiiu::searchRespNotify): a reply that names no
+		// address designates this circuit's server, whatever port it
+		// names, so a name server reached through a forwarded port (a
+		// published Docker port) is connected where it was reached.
+		addr := ci.addr
+		if m.Param1 != wire.AddrFromSource {
+			addr = replyAddr(m, ci.addr.Addr(), int(ci.addr.Port()))
+		}
+		ci.c.found(m.Param2, addr)
 	case wire.CmdNotFound:
 	case wire.CmdAccessRights:
 		if ch := ci.c.channel(m.Param1); ch != nil {
