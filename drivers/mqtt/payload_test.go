@@ -271,3 +271,23 @@ func FuzzParsePath(f *testing.F) {
 		_, _ = p.lookup(v)
 	})
 }
+
+func BenchmarkDecodePlain(b *testing.B) {
+	d := mkDecoder(b, drivers.PointSpec{Address: "t"})
+	payload := []byte("21.5")
+	for b.Loop() {
+		if _, err := d.decode(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	d := mkDecoder(b, drivers.PointSpec{Address: "t", Options: map[string]string{"path": "sensors.temp", "time_path": "ts", "severity_path": "sev"}})
+	payload := []byte(`{"sensors": {"temp": 21.5, "hum": 40}, "ts": 1767225600, "sev": "MINOR"}`)
+	for b.Loop() {
+		if _, err := d.decode(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
