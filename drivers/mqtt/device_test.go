@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -446,4 +447,48 @@ func TestStatusAndBrokerRestart(t *testing.T) {
 	if _, ok := watcher2.waitMsg("st/bridge", 10*time.Second, func(s string) bool { return s == "offline" }); !ok {
 		t.Error("no offline status after Close")
 	}
+}
+
+// TestSlowEmitDoesNotBlockPaho: while the mapping layer's emit is stuck,
+// paho keeps working (a QoS 1 write is acknowledged) and messages are
+// coalesced, so the latest value arrives once emit returns.
+func TestSlowEmitDoesNotBlockPaho(t *testing.T) {
+	b := startBroker(t, nil)
+	p := newPeer(t, b, nil)
+	d := newDevice(t, b, mqtt.Config{}, nil)
+	pt := parse(t, d, drivers.PointSpec{Address: "slow/t"})
+	cmd := parse(t, d, drivers.PointSpec{Address: "slow/cmd", Options: map[string]string{"access": "w", "qos": "1"}})
+	open(t, d)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	c := newCollector()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = d.Subscribe(ctx, []drivers.Point{pt}, func(s drivers.Sample) {
+			select {
+			case entered <- struct{}{}:
+				<-release // the first emit hangs until the test lets go
+			default:
+			}
+			c.emit(s)
+		})
+	})
+	defer func() { cancel(); wg.Wait() }()
+	p.pub("slow/t", "0", false)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no emit")
+	}
+	for i := 1; i <= 50; i++ {
+		p.pub("slow/t", fmt.Sprint(i), false)
+	}
+	wctx, wcancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer wcancel()
+	if err := d.Write(wctx, cmd, drivers.Floats{1}); err != nil {
+		t.Errorf("write while emit is stuck: %v", err)
+	}
+	close(release)
+	c.wait(t, pt, "50", hasValue(drivers.Floats{50}))
 }
