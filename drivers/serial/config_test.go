@@ -128,7 +128,14 @@ func TestBadReplyLogRateLimit(t *testing.T) {
 	dev := newPSU()
 	srv := newTCPInstrument(t, dev)
 	h := &logCounter{n: map[string]int{}}
-	d := tcpDevice(t, srv.addr, slog.New(h))
+	cfg := psuConfig()
+	cfg.TCP = srv.addr
+	delete(cfg.Protocols, "event") // no unsolicited traffic: a bad reply fails at once
+	d, err := serial.NewDevice("psu1", cfg, slog.New(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	if err := d.Open(ctx5(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -422,6 +422,7 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 	}
 	t := time.NewTimer(set.replyTimeout)
 	defer t.Stop()
+	var lastBad error // a line that matched nothing, on a port with unsolicited traffic
 	for {
 		select {
 		case <-ctx.Done():
@@ -429,6 +430,9 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 		case <-c.dead:
 			return nil, fmt.Errorf("%w: %w", drivers.ErrDisconnected, c.failure())
 		case <-t.C:
+			if lastBad != nil {
+				return nil, lastBad
+			}
 			return nil, fmt.Errorf("no reply within %v: %w", set.replyTimeout, drivers.ErrTimeout)
 		case f := <-w:
 			if f.partial {
@@ -447,7 +451,15 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 				// input-only read waits for the next line it matches).
 				continue
 			}
-			return nil, fmt.Errorf("reply %s: %w", quote(f.data), err)
+			bad := fmt.Errorf("reply %s: %w", quote(f.data), err)
+			if d.l.streams(c) {
+				// The port carries lines nobody asked for: this one may
+				// be a garbled one of those, and the reply still come.
+				d.log.Debug("serial: line skipped while waiting for a reply", "err", bad)
+				lastBad = bad
+				continue
+			}
+			return nil, bad
 		}
 	}
 }

@@ -22,8 +22,10 @@ func psuConfig() serial.Config {
 		InTerminator: "CRLF",
 		Settings: serial.Settings{
 			OutTerminator: "CRLF",
-			ReplyTimeout:  drivers.Duration(300 * time.Millisecond),
-			ReadTimeout:   drivers.Duration(50 * time.Millisecond),
+			// Long enough for a loaded machine running -race; each expected
+			// timeout of the tests costs this much.
+			ReplyTimeout: drivers.Duration(time.Second),
+			ReadTimeout:  drivers.Duration(50 * time.Millisecond),
 		},
 		Protocols: map[string]serial.Protocol{
 			"idn":   {Out: "*IDN?", In: "%s"},
@@ -146,7 +148,6 @@ func TestTransactions(t *testing.T) {
 			drivers.PointSpec{Address: "stat"},
 			drivers.PointSpec{Address: "mode"},
 			drivers.PointSpec{Address: "junk"},
-			drivers.PointSpec{Address: "part"},
 			drivers.PointSpec{Address: "wave", Len: 3},
 			drivers.PointSpec{Address: "idn", Len: 8},
 		)
@@ -155,7 +156,7 @@ func TestTransactions(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []drivers.Value{drivers.Floats{12.5}, drivers.Floats{0.25}, drivers.Floats{12.5}, drivers.Ints{42},
-			drivers.Uints{0}, nil, nil, drivers.Floats{1.5, 2.5, 3.5}, drivers.Strings{"CABRIDGE"}}
+			drivers.Uints{0}, nil, drivers.Floats{1.5, 2.5, 3.5}, drivers.Strings{"CABRIDGE"}}
 		for i, s := range ss {
 			if want[i] != nil && (s.Err != nil || !drivers.Equal(s.Value, want[i])) {
 				t.Errorf("%v = %v, %v; want %v", pts[i], s.Value, s.Err, want[i])
@@ -166,9 +167,6 @@ func TestTransactions(t *testing.T) {
 		}
 		if a := drivers.AlarmFor(drivers.OpRead, ss[5].Err); a.Status != dbr.StatusCalc || !strings.Contains(ss[5].Err.Error(), `"##garbage##"`) {
 			t.Errorf("garbage reply: %v (alarm %v); want CALC naming the bytes", ss[5].Err, a)
-		}
-		if a := drivers.AlarmFor(drivers.OpRead, ss[6].Err); a.Status != dbr.StatusTimeout {
-			t.Errorf("partial reply: %v (alarm %v); want TIMEOUT", ss[6].Err, a)
 		}
 
 		// Writes: without a reply, with one, with a checksum, an enum.
@@ -201,6 +199,25 @@ func TestTransactions(t *testing.T) {
 		dev.stalled.Store(false)
 		if ss, err = d.Read(ctx5(t), pts[2:3]); err != nil || ss[0].Err != nil {
 			t.Errorf("read after the stall = %v, %v", ss, err)
+		}
+
+		// A partial line (no terminator) is a timeout, and the device
+		// works on. (On a loaded machine the partial may come so late that
+		// it merges with the next reply: allow one more try.)
+		part := parse(t, d, drivers.PointSpec{Address: "part"})
+		ss, err = d.Read(ctx5(t), part)
+		if err != nil || drivers.AlarmFor(drivers.OpRead, ss[0].Err).Status != dbr.StatusTimeout {
+			t.Errorf("partial reply = %v, %v; want a TIMEOUT sample", ss, err)
+		}
+		for try := 1; ; try++ {
+			ss, err = d.Read(ctx5(t), pts[2:3])
+			if err == nil && ss[0].Err == nil {
+				break
+			}
+			if try == 2 {
+				t.Errorf("read after a partial line = %v, %v", ss, err)
+				break
+			}
 		}
 
 		// Unsolicited lines reach a subscription, also while a

@@ -64,7 +64,12 @@
 // outside a transaction, or that the transaction's reply format does not
 // match but an input-only protocol does, is offered to every Subscribe
 // call of the port. Input that stops without its terminator for
-// ReadTimeout is dropped as a partial line. A reply that comes after its
+// ReadTimeout is dropped as a partial line. On a port that carries
+// unsolicited lines (a device on it has an input-only protocol, or a
+// Subscribe call runs), a line that matches neither the reply nor any
+// unsolicited format is skipped, and the transaction fails with that
+// mismatch only if no matching reply comes within ReplyTimeout; on other
+// ports it fails at once, as with StreamDevice. A reply that comes after its
 // transaction timed out is dropped, unless it arrives once the next
 // transaction sent its output: it is then taken for that reply, as with
 // StreamDevice; formats that tell replies apart ("V=%f" rather than

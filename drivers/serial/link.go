@@ -244,6 +244,22 @@ func (l *link) volunteered(line []byte) bool {
 	return false
 }
 
+// streams reports whether the port carries unsolicited lines: a device
+// on it has an input-only protocol, or c has a subscription.
+func (l *link) streams(c *conn) bool {
+	l.mu.Lock()
+	for d := range l.devs {
+		if len(d.unsol) > 0 {
+			l.mu.Unlock()
+			return true
+		}
+	}
+	l.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs) > 0
+}
+
 // acquire takes the port within the lock timeout. A write (write true,
 // already counted in l.writers) goes ahead of reads: a read that gets the
 // port while writes wait hands it over and queues again.
