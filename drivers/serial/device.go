@@ -360,7 +360,7 @@ func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) e
 	c, err := d.current(ctx, "write")
 	if err != nil {
 		d.fail(err)
-		return err
+		return fmt.Errorf("%w (%w)", err, drivers.ErrNotSent)
 	}
 	sp, ok := pt.(*point)
 	switch {
