@@ -26,7 +26,7 @@ var peer catest.PyEpics
 const psuDeviceJSON = `{
 	"port": %q, "baud": 115200,
 	"in_terminator": "CRLF", "out_terminator": "CRLF",
-	"reply_timeout": "300ms", "read_timeout": "50ms",
+	"reply_timeout": "1s", "read_timeout": "50ms",
 	"init": [{"out": "*IDN?", "in": "CABRIDGE,%%*s"}],
 	"protocols": {
 		"meas":   {"out": "MEAS?", "in": "V=%%f;I=%%f"},
