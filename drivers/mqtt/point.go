@@ -129,8 +129,8 @@ func parsePoint(spec drivers.PointSpec, defQoS byte, defStale time.Duration) (*p
 		// len is the maximum string length; strings are scalars.
 		p.typ.Len, p.typ.MaxLen = 1, spec.Len
 	}
-	if placeholder.MatchString(spec.Address) {
-		bad("address %q has an unexpanded %s (see ExpandPVs)", spec.Address, placeholder.FindString(spec.Address))
+	if left := unexpanded(spec.Address); left != "" {
+		bad("address %q has an unexpanded %s (see ExpandPVs)", spec.Address, left)
 	}
 	switch opts[OptAccess] {
 	case "", "r", "rw":

@@ -121,6 +121,17 @@ func minimalFilters(fs []string) []string {
 //nolint:gochecknoglobals // read-only compiled pattern
 var placeholder = regexp.MustCompile(`\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
+// unexpanded returns the first {name} placeholder of s that is not an
+// EPICS macro reference ${name}, or "".
+func unexpanded(s string) string {
+	for _, m := range placeholder.FindAllStringIndex(s, -1) {
+		if m[0] == 0 || s[m[0]-1] != '$' {
+			return s[m[0]:m[1]]
+		}
+	}
+	return ""
+}
+
 // ExpandOption is the binding option that ExpandPVs expands.
 const ExpandOption = "expand"
 
@@ -168,7 +179,7 @@ func ExpandPVs(pvs []mapping.PVConfig) ([]mapping.PVConfig, error) {
 					e.Binding.Options[k] = r.Replace(v)
 				}
 			}
-			if left := placeholder.FindString(e.Binding.Address + " " + e.Name); left != "" {
+			if left := unexpanded(e.Binding.Address + " " + e.Name); left != "" {
 				errs = append(errs, fmt.Errorf("mqtt: pvs[%d] %q: %s is not expanded", i, pv.Name, left))
 				break
 			}

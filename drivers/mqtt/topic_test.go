@@ -105,6 +105,11 @@ func TestExpandPVs(t *testing.T) {
 			t.Errorf("expand %q accepted", bad)
 		}
 	}
+	// EPICS macros ${P} are left for the mapping layer.
+	got, err = ExpandPVs([]mapping.PVConfig{{Name: "${P}{room}:T", Binding: mapping.Binding{Address: "a/{room}", Options: map[string]string{"expand": "room=x"}}}})
+	if err != nil || len(got) != 1 || got[0].Name != "${P}x:T" {
+		t.Errorf("with a ${P} macro: %v, %v", got, err)
+	}
 	_, err = ExpandPVs([]mapping.PVConfig{{Name: "X:{room}", Binding: mapping.Binding{Address: "a/{room}/{floor}", Options: map[string]string{"expand": "room=a"}}}})
 	if err == nil || !strings.Contains(err.Error(), "{floor} is not expanded") {
 		t.Errorf("unexpanded placeholder: %v", err)
