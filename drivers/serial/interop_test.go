@@ -63,14 +63,16 @@ func TestInteropPyEpics(t *testing.T) {
 		return mapping.Binding{Device: "psu", Address: addr, Options: opts}
 	}
 	cfg := &mapping.Config{
+		// The device timeout bounds a whole scan: it must exceed the sum
+		// of the reply timeouts of the queries that may time out in it.
 		Devices: []mapping.DeviceConfig{{Name: "psu", Driver: "serial", HealthPrefix: "PSU:",
-			Backoff: drivers.Duration(100 * time.Millisecond)}},
+			Timeout: drivers.Duration(5 * time.Second), Backoff: drivers.Duration(100 * time.Millisecond)}},
 		PVs: []mapping.PVConfig{
 			{Name: "PSU:VOLT", EGU: "V", Prec: 3, Scan: "200ms", Binding: bind("meas", nil)},
 			{Name: "PSU:CURR", EGU: "A", Prec: 3, Scan: "200ms", Binding: bind("meas", map[string]string{"field": "1"})},
 			{Name: "PSU:CURR_SP", EGU: "A", Prec: 3, Direction: mapping.DirOutput, Binding: bind("curr", nil)},
 			{Name: "PSU:SILENT", Scan: "500ms", Binding: bind("silent", nil)},
-			{Name: "PSU:GARBLED", Scan: "500ms", Binding: bind("junk", nil)},
+			{Name: "PSU:GARBLED", Scan: "700ms", Binding: bind("junk", nil)},
 			{Name: "PSU:EVT", Type: "long", Scan: mapping.ScanIOIntr, Binding: bind("event", nil)},
 		},
 	}
