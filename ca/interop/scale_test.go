@@ -101,7 +101,7 @@ func TestManyClients(t *testing.T) {
 		Values []int `json:"values"`
 		PIDs   int   `json:"pids"`
 	}
-	runPy(t, 150*time.Second, "manyclients.py", srv.Env(), map[string]any{"clients": n, "pv": "mc:v"}, &r)
+	runPy(t, 170*time.Second, "manyclients.py", srv.Env(), map[string]any{"clients": n, "pv": "mc:v"}, &r)
 	if r.OK != n || fmt.Sprint(r.Values) != "[4242]" || r.PIDs != n {
 		t.Errorf("%d of %d clients read %v from %d processes; errors %v", r.OK, n, r.Values, r.PIDs, r.Errors)
 	}

@@ -17,7 +17,7 @@ def worker(i, pv, barrier, q):
         if not ok:
             q.put({"i": i, "error": "not connected"})
             return
-        barrier.wait(60)
+        barrier.wait(100)
         v = ca.get(chid, timeout=30)
         q.put({"i": i, "value": v, "pid": os.getpid()})
     except Exception as e:  # reported to the Go test, never swallowed
@@ -36,7 +36,7 @@ if __name__ == "__main__":
     results = []
     for _ in range(n):
         try:
-            results.append(q.get(timeout=90))
+            results.append(q.get(timeout=130))
         except Exception as e:
             results.append({"error": "no result: %r" % e})
             break
