@@ -194,9 +194,9 @@ func connect(ctx context.Context, c *client.Client, names []string, timeout time
 	}
 	var ee *eca.Error
 	if !errors.Is(err, context.DeadlineExceeded) && errors.As(err, &ee) {
-		for i, ch := range chs {
-			if ch == nil {
-				fmt.Fprintf(stderr, "CA error %s occurred while trying to create channel '%s'.\n", caMessage(err), names[i])
+		for i, name := range names {
+			if chs == nil || chs[i] == nil {
+				fmt.Fprintf(stderr, "CA error %s occurred while trying to create channel '%s'.\n", caMessage(err), name)
 			}
 		}
 		return nil, failed("create channels: %v", err)

@@ -24,8 +24,21 @@ func TestPyEpicsCompare(t *testing.T) {
 	names := []string{"T:AI", "T:RO", "T:FLOAT", "T:LONG", "T:SHORT", "T:BYTE", "T:MODE", "T:STR", "T:WF", "T:LONGSTR", "T:ALARM"}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	for _, tool := range []string{"get", "info"} {
+	puts := [][]string{
+		{"T:MODE", "Standby"}, {"-S", "T:LONGSTR", `new\ttext "quoted"`}, {"-a", "T:WF", "4", "0.5", "-1e-7", "12345678", "3"},
+		{"T:STR", "two", "words"}, {"T:BYTE", "255"}, {"-c", "T:FLOAT", "0.1"}, {"T:LONG", "-2147483648"},
+	}
+	for _, tool := range []string{"get", "info", "put"} {
 		t.Run(tool, func(t *testing.T) {
+			if tool == "put" {
+				// What the tools wrote reads back the same through libca.
+				for _, args := range puts {
+					if _, stderr, err := runToolLocal(ctx, cfg, "put", args); err != nil {
+						t.Fatalf("put %v: %v\n%s", args, err, stderr)
+					}
+				}
+				tool = "get"
+			}
 			cmd := catest.Command(ctx, srv.Env(), "testdata/pyepics_tools.py", append([]string{tool}, names...)...)
 			py, err := cmd.Output()
 			if err != nil {
@@ -39,6 +52,7 @@ func TestPyEpicsCompare(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", tool, err, stderr)
 			}
+			t.Logf("%s:\n%s", tool, out)
 			// pyepics trims nothing; the tools end NO_ALARM lines with two
 			// separators, as caget does.
 			if got, want := out, string(py); got != want {

@@ -312,3 +312,19 @@ func TestNameServer(t *testing.T) {
 		t.Errorf("get: %q, %v", out, err)
 	}
 }
+
+// TestNoSearchAddress: with nowhere to search the tools fail at once,
+// naming the channels, as libca's tools do.
+func TestNoSearchAddress(t *testing.T) {
+	for _, tool := range []string{"get", "info"} {
+		out, stderr, err := runTool(t.Context(), client.Config{}, nil, tool, []string{"A", "B"})
+		if !errors.Is(err, catools.ErrFailed) || out != "" {
+			t.Errorf("%s: %q, %v", tool, out, err)
+		}
+		want := "CA error Empty PV search address list occurred while trying to create channel 'A'.\n" +
+			"CA error Empty PV search address list occurred while trying to create channel 'B'.\n"
+		if stderr != want {
+			t.Errorf("%s: stderr %q, want %q", tool, stderr, want)
+		}
+	}
+}
