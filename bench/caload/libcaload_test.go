@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cabridge/cabridge/bench/internal/child"
 )
 
 // What TestLibcaload serves and asks for.
@@ -71,7 +73,7 @@ func buildLibcaload(t *testing.T, dir string) string {
 // CA repeater.
 func repeaterPort(t *testing.T) int {
 	t.Helper()
-	p, err := freeUDPPort()
+	p, err := child.FreeUDPPort()
 	if err != nil {
 		t.Fatal(err)
 	}

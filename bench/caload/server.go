@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/cabridge/cabridge/bench/internal/child"
 	"github.com/cabridge/cabridge/ca/client"
 	"github.com/cabridge/cabridge/ca/dbr"
 )
@@ -26,7 +24,7 @@ type server struct {
 	cmd    *exec.Cmd
 	port   int
 	n      int
-	output *tailBuffer
+	output *child.TailBuffer
 	exited chan struct{} // closed when the process has been waited for
 	err    error         // Wait's result, set before exited is closed
 }
@@ -35,17 +33,17 @@ type server struct {
 // non-default ports. The child is signalled when ctx ends, and killed if
 // this process dies.
 func startServer(ctx context.Context, path string, n int) (*server, error) {
-	port, err := freeTCPUDPPort()
+	port, err := child.FreeTCPUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	beacon, err := freeUDPPort()
+	beacon, err := child.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{port: port, n: n, output: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	s := &server{port: port, n: n, output: &child.TailBuffer{Max: 16 << 10}, exited: make(chan struct{})}
 	cmd := exec.CommandContext(ctx, path, "bench-server", "-n", strconv.Itoa(n))
-	cmd.Env = append(withoutEPICS(os.Environ()),
+	cmd.Env = append(child.CleanEnv(os.Environ()),
 		"EPICS_CAS_INTF_ADDR_LIST=127.0.0.1",
 		"EPICS_CAS_SERVER_PORT="+strconv.Itoa(port),
 		"EPICS_CAS_BEACON_ADDR_LIST=127.0.0.1",
@@ -57,7 +55,7 @@ func startServer(ctx context.Context, path string, n int) (*server, error) {
 	cmd.Stderr = s.output
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = stopTimeout
-	setDeathSignal(cmd)
+	child.SetDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("caload: start %s: %w", path, err)
 	}
@@ -141,74 +139,4 @@ func (s *server) stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
-}
-
-// withoutEPICS drops the EPICS_* variables from env so that the user's
-// settings cannot point the child elsewhere.
-func withoutEPICS(env []string) []string {
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, "EPICS_") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// freeTCPUDPPort finds a loopback port free for both TCP and UDP, as a
-// CA server needs. Another process may take it before the child binds it;
-// the child then fails to start and the error says so.
-func freeTCPUDPPort() (int, error) {
-	var last error
-	for range 20 {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("caload: free port: %w", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = ln.Close()
-		if err != nil {
-			last = err
-			continue
-		}
-		_ = pc.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("caload: no port free for both TCP and UDP: %w", last)
-}
-
-// freeUDPPort finds a free loopback UDP port.
-func freeUDPPort() (int, error) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("caload: free port: %w", err)
-	}
-	defer func() { _ = pc.Close() }()
-	return pc.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-// Write appends p, dropping the oldest bytes beyond max.
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the bytes kept.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(bytes.TrimSpace(t.buf))
 }

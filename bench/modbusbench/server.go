@@ -3,17 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/cabridge/cabridge/bench/internal/child"
 	"github.com/cabridge/cabridge/ca/client"
 )
 
@@ -25,7 +24,7 @@ const stopTimeout = 5 * time.Second
 type bridge struct {
 	cmd    *exec.Cmd
 	port   int
-	output *tailBuffer
+	output *child.TailBuffer
 	exited chan struct{} // closed when the process has been waited for
 	err    error         // Wait's result, set before exited is closed
 }
@@ -46,17 +45,17 @@ func validateConfig(ctx context.Context, path, config string, timeout time.Durat
 // non-default CA ports. The caller stops it with stop (also when
 // interrupted); the kernel kills it if this process dies first.
 func startBridge(path, config string) (*bridge, error) {
-	port, err := freeTCPUDPPort()
+	port, err := child.FreeTCPUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	beacon, err := freeUDPPort()
+	beacon, err := child.FreeUDPPort()
 	if err != nil {
 		return nil, err
 	}
-	b := &bridge{port: port, output: &tailBuffer{max: 16 << 10}, exited: make(chan struct{})}
+	b := &bridge{port: port, output: &child.TailBuffer{Max: 16 << 10}, exited: make(chan struct{})}
 	cmd := exec.Command(path, "run", "--config", config, "-q")
-	cmd.Env = append(withoutEPICS(os.Environ()),
+	cmd.Env = append(child.CleanEnv(os.Environ()),
 		"EPICS_CAS_INTF_ADDR_LIST=127.0.0.1",
 		"EPICS_CAS_SERVER_PORT="+strconv.Itoa(port),
 		"EPICS_CAS_BEACON_ADDR_LIST=127.0.0.1",
@@ -65,7 +64,7 @@ func startBridge(path, config string) (*bridge, error) {
 	)
 	cmd.Stdout = b.output
 	cmd.Stderr = b.output
-	setDeathSignal(cmd)
+	child.SetDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("modbusbench: start %s: %w", path, err)
 	}
@@ -147,75 +146,4 @@ func (b *bridge) stop() error {
 		<-b.exited
 		return fmt.Errorf("modbusbench: cabridge ignored SIGTERM for %v and was killed", stopTimeout)
 	}
-}
-
-// withoutEPICS drops the EPICS_* and CABRIDGE_* variables from env so
-// that the user's settings cannot point the child elsewhere or override
-// the generated configuration.
-func withoutEPICS(env []string) []string {
-	out := env[:0:0]
-	for _, e := range env {
-		if !strings.HasPrefix(e, "EPICS_") && !strings.HasPrefix(e, "CABRIDGE_") {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// freeTCPUDPPort finds a loopback port free for both TCP and UDP, as a
-// CA server needs. Another process may take it before the child binds
-// it; the child then fails to start and the error says so.
-func freeTCPUDPPort() (int, error) {
-	var last error
-	for range 20 {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("modbusbench: free port: %w", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = ln.Close()
-		if err != nil {
-			last = err
-			continue
-		}
-		_ = pc.Close()
-		return port, nil
-	}
-	return 0, errors.Join(errors.New("modbusbench: no port free for both TCP and UDP"), last)
-}
-
-// freeUDPPort finds a free loopback UDP port.
-func freeUDPPort() (int, error) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("modbusbench: free port: %w", err)
-	}
-	defer func() { _ = pc.Close() }()
-	return pc.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-// Write appends p, dropping the oldest bytes beyond max.
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the bytes kept.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(bytes.TrimSpace(t.buf))
 }

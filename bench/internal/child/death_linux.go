@@ -1,12 +1,12 @@
-package main
+package child
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// setDeathSignal makes the kernel kill the child if this process dies
+// SetDeathSignal makes the kernel kill the child if this process dies
 // without stopping it.
-func setDeathSignal(cmd *exec.Cmd) {
+func SetDeathSignal(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -1,8 +1,0 @@
-//go:build !linux
-
-package main
-
-import "os/exec"
-
-// setDeathSignal does nothing where the kernel has no parent-death signal.
-func setDeathSignal(*exec.Cmd) {}
