@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cabridge/cabridge/drivers"
+	"github.com/cabridge/cabridge/drivers/internal/crc"
 )
 
 // Framing is how requests and replies are framed on a stream.
@@ -265,25 +266,8 @@ func (t *StreamTransporter) readRTU(c net.Conn, req []byte) (resp []byte, partia
 		return nil, true, err
 	}
 	frame := t.buf[:3+rest]
-	if crc16(frame[:len(frame)-2]) != binary.LittleEndian.Uint16(frame[len(frame)-2:]) {
+	if crc.Modbus(frame[:len(frame)-2]) != binary.LittleEndian.Uint16(frame[len(frame)-2:]) {
 		return nil, true, fmt.Errorf("%w: bad CRC", errGarbage)
 	}
 	return append([]byte(nil), frame...), false, nil
-}
-
-// crc16 is the Modbus RTU CRC (polynomial 0xA001 reflected, initial
-// 0xFFFF); it goes on the wire low byte first.
-func crc16(b []byte) uint16 {
-	crc := uint16(0xFFFF)
-	for _, x := range b {
-		crc ^= uint16(x)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xA001
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return crc
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/cabridge/cabridge/drivers/internal/crc"
 )
 
 // FuzzStreamReply feeds arbitrary reply bytes to both framings: Send
@@ -19,7 +21,7 @@ func FuzzStreamReply(f *testing.F) {
 	f.Add([]byte{1, 3, 0xFF}, true)
 	f.Fuzz(func(t *testing.T, data []byte, rtu bool) {
 		mbap := []byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1}
-		rtuReq := binary.LittleEndian.AppendUint16([]byte{1, 3, 0, 0, 0, 1}, crc16([]byte{1, 3, 0, 0, 0, 1}))
+		rtuReq := binary.LittleEndian.AppendUint16([]byte{1, 3, 0, 0, 0, 1}, crc.Modbus([]byte{1, 3, 0, 0, 0, 1}))
 		fr, req := FramingMBAP, mbap
 		if rtu {
 			fr, req = FramingRTU, rtuReq
@@ -46,7 +48,7 @@ func FuzzStreamReply(f *testing.F) {
 			return
 		}
 		if rtu {
-			if len(resp) < 5 || crc16(resp[:len(resp)-2]) != binary.LittleEndian.Uint16(resp[len(resp)-2:]) {
+			if len(resp) < 5 || crc.Modbus(resp[:len(resp)-2]) != binary.LittleEndian.Uint16(resp[len(resp)-2:]) {
 				t.Fatalf("RTU frame % x accepted", resp)
 			}
 			return

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cabridge/cabridge/drivers/internal/crc"
 )
 
 // Table is one of the four Modbus tables.
@@ -476,7 +478,7 @@ func ReadRTURequest(r io.Reader) ([]byte, error) {
 	if _, err := io.ReadFull(r, frame[len(frame)-rest:]); err != nil {
 		return nil, err
 	}
-	if CRC(frame[:len(frame)-2]) != binary.LittleEndian.Uint16(frame[len(frame)-2:]) {
+	if crc.Modbus(frame[:len(frame)-2]) != binary.LittleEndian.Uint16(frame[len(frame)-2:]) {
 		return nil, errors.New("modbustest: bad CRC")
 	}
 	return frame, nil
@@ -492,23 +494,7 @@ func frame(f Framing, tid uint16, unit byte, pdu []byte) []byte {
 		return append(b, pdu...)
 	}
 	b := append([]byte{unit}, pdu...)
-	return binary.LittleEndian.AppendUint16(b, CRC(b))
-}
-
-// CRC is the Modbus RTU CRC; it goes on the wire low byte first.
-func CRC(b []byte) uint16 {
-	crc := uint16(0xFFFF)
-	for _, x := range b {
-		crc ^= uint16(x)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xA001
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return crc
+	return binary.LittleEndian.AppendUint16(b, crc.Modbus(b))
 }
 
 // process executes a request PDU against d; the server's lock is held.
