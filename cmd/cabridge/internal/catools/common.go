@@ -28,6 +28,7 @@ var ErrFailed = errors.New("catools: failed")
 // failure is an error wrapping ErrFailed with its own text.
 type failure struct{ msg string }
 
+// Error returns the message.
 func (e *failure) Error() string { return e.msg }
 
 // Is makes errors.Is(err, ErrFailed) true.

@@ -92,11 +92,15 @@ Example: cabridge get -a -f8 my_channel another_channel
 `
 
 // ParseGet parses caget's command line (without the command name) into
-// options and PV names. lookup (os.LookupEnv) supplies EPICS_CLI_TIMEOUT;
-// warnings about ignored arguments go to stderr. For -h it prints the
+// options and PV names. lookup (os.LookupEnv; may be nil) supplies
+// EPICS_CLI_TIMEOUT; warnings about ignored arguments go to stderr (nil
+// discards them). For -h it prints the
 // usage to stderr and returns ErrHelp.
 func ParseGet(args []string, lookup func(string) (string, bool), stderr io.Writer) (GetOptions, []string, error) {
 	const tool = "caget"
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	o := GetOptions{Common: newCommon(tool, lookup, stderr)}
 	opts, names, err := getopt(tool, args, "tacnhsSe:f:g:l:#:d:0:w:p:F:", true)
 	if err != nil {

@@ -15,6 +15,7 @@ type optError struct {
 	msg  string
 }
 
+// Error returns the message as the EPICS tools print it.
 func (e *optError) Error() string { return e.msg + " ('" + e.tool + " -h' for help.)" }
 
 // UsageError reports whether err is a command-line error (an unknown

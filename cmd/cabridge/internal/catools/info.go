@@ -33,6 +33,9 @@ Example: cabridge info my_channel another_channel
 // ParseGet for lookup, stderr and ErrHelp.
 func ParseInfo(args []string, lookup func(string) (string, bool), stderr io.Writer) (InfoOptions, []string, error) {
 	const tool = "cainfo"
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	o := InfoOptions{Common: newCommon(tool, lookup, stderr)}
 	opts, names, err := getopt(tool, args, "hw:p:", true)
 	if err != nil {

@@ -81,6 +81,9 @@ Example: cabridge monitor -f8 my_channel another_channel
 // name). See ParseGet for lookup, stderr and ErrHelp.
 func ParseMonitor(args []string, lookup func(string) (string, bool), stderr io.Writer) (MonitorOptions, []string, error) {
 	const tool = "camonitor"
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	o := MonitorOptions{Common: newCommon(tool, lookup, stderr)}
 	opts, names, err := getopt(tool, args, "nhm:sSe:f:g:l:#:0:w:t:p:F:", true)
 	if err != nil {

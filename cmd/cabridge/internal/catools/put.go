@@ -66,6 +66,9 @@ Example: cabridge put my_channel 1.2
 // ErrHelp.
 func ParsePut(args []string, lookup func(string) (string, bool), stderr io.Writer) (PutOptions, string, []string, error) {
 	const tool = "caput"
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	o := PutOptions{Common: newCommon(tool, lookup, stderr)}
 	opts, rest, err := getopt(tool, args, "cnlhatsS#:w:p:F:", false)
 	if err != nil {
