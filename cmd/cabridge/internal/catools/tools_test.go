@@ -47,8 +47,15 @@ func testPVs() map[string]ca.PV {
 		"T:WF":      ca.NewDouble(wf, 1, 2.5, -3, 4),
 		"T:LONGSTR": ca.NewChar(str, "a long\tstring"),
 		"T:ALARM":   alarm,
+		"T:SECRET":  noAccess{ca.NewDouble(o, 7)},
 	}
 }
+
+// noAccess is a PV that grants no rights.
+type noAccess struct{ *ca.Double }
+
+// Access returns no rights.
+func (noAccess) Access() ca.Access { return 0 }
 
 // env turns KEY=VALUE pairs into a lookup function.
 func env(kv []string) func(string) (string, bool) {
@@ -169,6 +176,12 @@ func TestTools(t *testing.T) {
 		{name: "get class name", tool: "get", args: []string{"-d", "DBR_CLASS_NAME", "T:AI"},
 			want: "T:AI\n    Native data type: DBF_DOUBLE\n    Request type:     DBR_CLASS_NAME\n    Class Name:       ao\n"},
 		// get: errors
+		{name: "get no read access", tool: "get", args: []string{"T:SECRET", "T:AI"},
+			want: "T:SECRET                       *** no read access\nT:AI                           21.5\n"},
+		{name: "get wide no read access", tool: "get", args: []string{"-a", "T:SECRET"},
+			want: "T:SECRET                       NOW *** no read access\n"},
+		{name: "get typed no read access", tool: "get", args: []string{"-d", "DOUBLE", "T:SECRET"},
+			want: "T:SECRET\n    *** no read access\n"},
 		{name: "get missing PV", tool: "get", args: []string{"-w", "0.2", "T:AI", "T:NOPE"},
 			stderr: "Channel connect timed out: some PV(s) not found.\n", wantErr: catools.ErrFailed},
 		{name: "get one missing PV", tool: "get", args: []string{"-w0.2", "T:NOPE"},
@@ -219,12 +232,17 @@ func TestTools(t *testing.T) {
 		{name: "put missing PV", tool: "put", args: []string{"-w", ".2", "T:NOPE", "1"},
 			stderr: "Channel connect timed out: 'T:NOPE' not found.\n", wantErr: catools.ErrFailed},
 		{name: "put no value", tool: "put", args: []string{"T:AI"}, usage: true},
+		{name: "put no access", tool: "put", args: []string{"T:SECRET", "1"},
+			want: "Old : T:SECRET                       *** no read access\n", stderr: "Error from put operation: Write access denied\n", wantErr: catools.ErrFailed},
 		// info
 		{name: "info", tool: "info", args: []string{"T:RO", "T:WF"},
 			want: "T:RO\n    State:            connected\n    Host:             HOST\n    Access:           read, no write\n" +
 				"    Native data type: DBF_DOUBLE\n    Request type:     DBR_DOUBLE\n    Element count:    1\n" +
 				"T:WF\n    State:            connected\n    Host:             HOST\n    Access:           read, write\n" +
 				"    Native data type: DBF_DOUBLE\n    Request type:     DBR_DOUBLE\n    Element count:    4\n"},
+		{name: "info no access", tool: "info", args: []string{"T:SECRET"},
+			want: "T:SECRET\n    State:            connected\n    Host:             HOST\n    Access:           no read, no write\n" +
+				"    Native data type: DBF_DOUBLE\n    Request type:     DBR_DOUBLE\n    Element count:    1\n"},
 		{name: "info missing PV", tool: "info", args: []string{"-w", "0.2", "T:NOPE"},
 			stderr: "Channel connect timed out: 'T:NOPE' not found.\n", wantErr: catools.ErrFailed},
 	}
@@ -248,6 +266,9 @@ func TestTools(t *testing.T) {
 				t.Fatalf("err %v; stderr:\n%s", err, stderr)
 			}
 			want := strings.ReplaceAll(tt.want, "HOST", hostOf(srv))
+			if i := strings.Index(want, "NOW"); i >= 0 && len(out) >= i+len(ts) {
+				want = want[:i] + out[i:i+len(ts)] + want[i+3:] // the client's clock
+			}
 			if out != want {
 				t.Errorf("stdout\n%s\nwant\n%s", out, want)
 			}
