@@ -95,6 +95,6 @@ func TestBridgeReconnect(t *testing.T) {
 		t.Errorf("%d failed opens in 1 s: not backing off", failed)
 	}
 	if n := dev.count("*IDN?"); n != 2 {
-		t.Errorf("init ran %d times, want 2 (connect and reconnect)", n)
+		t.Errorf("init ran %d times, want 2 (connect and reconnect); the instrument got %q", n, dev.commands())
 	}
 }

@@ -397,5 +397,10 @@ func (p *ptyPair) Stop() {
 		p.t.Errorf("socat: %v", err)
 	}
 	p.cmd = nil
+	// A killed socat leaves its links behind, pointing at pty numbers
+	// that the next pty of any process may reuse: remove them, so that
+	// the port is really gone.
+	_ = os.Remove(p.A)
+	_ = os.Remove(p.B)
 	p.wg.Wait()
 }
