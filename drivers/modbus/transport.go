@@ -1,6 +1,7 @@
 package modbus
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -58,6 +59,10 @@ type StreamTransporter struct {
 	buf  [260]byte // one reply frame; used by Send only
 	req  []byte    // the request as sent; used by Send only
 	tid  uint16    // last transaction id sent; used by Send only
+	// rd buffers the replies of rdConn, so that a header and its body
+	// cost one read call; used by Send only.
+	rd     *bufio.Reader
+	rdConn net.Conn
 }
 
 // NewStreamTransporter returns an unconnected transporter to addr
@@ -166,10 +171,18 @@ func (t *StreamTransporter) Send(req []byte) ([]byte, error) {
 		partial bool
 		err     error
 	)
+	if t.rdConn != c {
+		if t.rd == nil {
+			t.rd = bufio.NewReaderSize(c, len(t.buf))
+		} else {
+			t.rd.Reset(c)
+		}
+		t.rdConn = c
+	}
 	if t.framing == FramingMBAP {
-		resp, partial, err = t.readMBAP(c, req)
+		resp, partial, err = t.readMBAP(t.rd, req)
 	} else {
-		resp, partial, err = t.readRTU(c, req)
+		resp, partial, err = t.readRTU(t.rd, req)
 	}
 	if err != nil {
 		var ne net.Error
@@ -212,7 +225,7 @@ func (t *StreamTransporter) drop(c net.Conn) {
 // readMBAP reads frames until one carries req's transaction id; frames of
 // other transactions are stale and skipped. partial tells whether an
 // error cut a frame.
-func (t *StreamTransporter) readMBAP(c net.Conn, req []byte) (resp []byte, partial bool, err error) {
+func (t *StreamTransporter) readMBAP(c io.Reader, req []byte) (resp []byte, partial bool, err error) {
 	tid := binary.BigEndian.Uint16(req)
 	for range 64 {
 		n, err := io.ReadFull(c, t.buf[:7])
@@ -237,7 +250,7 @@ func (t *StreamTransporter) readMBAP(c net.Conn, req []byte) (resp []byte, parti
 }
 
 // readRTU reads one RTU frame, sizing it from its function code.
-func (t *StreamTransporter) readRTU(c net.Conn, req []byte) (resp []byte, partial bool, err error) {
+func (t *StreamTransporter) readRTU(c io.Reader, req []byte) (resp []byte, partial bool, err error) {
 	n, err := io.ReadFull(c, t.buf[:3])
 	if err != nil {
 		return nil, n > 0, err
