@@ -266,6 +266,11 @@ func (c *conn) alive() bool {
 
 // failure returns why the reader stopped, as an error for callers.
 func (c *conn) failure() error {
+	select {
+	case <-c.dead:
+	default: // broken by a failed write; the reader may still run
+		return fmt.Errorf("%s: a write failed", c.where)
+	}
 	if c.readErr == nil || errors.Is(c.readErr, io.EOF) {
 		return fmt.Errorf("%s: connection closed", c.where)
 	}
