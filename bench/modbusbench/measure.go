@@ -338,7 +338,7 @@ func window(ctx context.Context, srv *modbustest.Server, br *bridge, h *health, 
 	var e1 pollEnd
 	after := time.NewTimer(d)
 	defer after.Stop()
-	var done <-chan time.Time = after.C
+	done := after.C
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
