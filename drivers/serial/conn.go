@@ -127,6 +127,7 @@ type conn struct {
 	subs   map[*subscription]struct{}
 
 	broken  atomic.Bool   // a write failed: the connection is done for
+	flush   atomic.Bool   // a transaction starts: drop the partial input before new bytes
 	dead    chan struct{} // closed when the reader stops
 	readErr error         // why it stopped; read after dead is closed
 	wg      sync.WaitGroup
@@ -154,6 +155,12 @@ func (c *conn) readLoop() {
 	for {
 		n, err := c.p.Read(buf)
 		if n > 0 {
+			if c.flush.Swap(false) && len(pending) > 0 {
+				// As StreamDevice, a transaction starts on a clean input:
+				// the rest of an old line cannot prefix its reply.
+				c.log.Debug("serial: partial input flushed", "bytes", quote(pending))
+				pending = nil
+			}
 			pending = append(pending, buf[:n]...)
 			pending = c.split(pending)
 		}

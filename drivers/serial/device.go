@@ -401,6 +401,7 @@ func (d *Device) transact(ctx context.Context, c *conn, x *exchange, v drivers.V
 		defer c.setWaiter(nil)
 	}
 	if x.out != nil {
+		c.flush.Store(true)
 		msg, err := x.out.Append(nil, v, set.sep)
 		if err != nil {
 			return nil, err

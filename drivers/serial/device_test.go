@@ -267,6 +267,35 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
+// TestFlushBeforeOutput: the rest of a line that never ended (the read
+// timeout is longer than the reply timeout here, so it is still pending)
+// does not prefix the reply of the next transaction.
+func TestFlushBeforeOutput(t *testing.T) {
+	dev := newPSU()
+	srv := newTCPInstrument(t, dev)
+	cfg := psuConfig()
+	cfg.TCP = srv.addr
+	cfg.ReadTimeout = drivers.Duration(5 * time.Second)
+	cfg.ReplyTimeout = drivers.Duration(200 * time.Millisecond)
+	d, err := serial.NewDevice("psu1", cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Open(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	pts := parse(t, d, drivers.PointSpec{Address: "part"}, drivers.PointSpec{Address: "volt"})
+	ss, err := d.Read(ctx5(t), pts[:1])
+	if err != nil || !errors.Is(ss[0].Err, drivers.ErrTimeout) {
+		t.Fatalf("partial reply = %v, %v; want a timeout", ss, err)
+	}
+	ss, err = d.Read(ctx5(t), pts[1:])
+	if err != nil || ss[0].Err != nil || !drivers.Equal(ss[0].Value, drivers.Floats{12.5}) {
+		t.Errorf("read after a pending partial line = %v, %v; want 12.5", ss, err)
+	}
+}
+
 // TestTCPReset: a serial-device server that resets the connection fails
 // the calls with ErrDisconnected; Open connects again.
 func TestTCPReset(t *testing.T) {

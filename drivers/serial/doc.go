@@ -64,7 +64,9 @@
 // outside a transaction, or that the transaction's reply format does not
 // match but an input-only protocol does, is offered to every Subscribe
 // call of the port. Input that stops without its terminator for
-// ReadTimeout is dropped as a partial line. On a port that carries
+// ReadTimeout is dropped as a partial line, and so is, as StreamDevice
+// does, the incomplete input pending when a transaction sends its output.
+// On a port that carries
 // unsolicited lines (a device on it has an input-only protocol, or a
 // Subscribe call runs), a line that matches neither the reply nor any
 // unsolicited format is skipped, and the transaction fails with that
