@@ -1,12 +1,20 @@
 package catools_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/catest"
+	"github.com/cabridge/cabridge/ca/client"
+	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/cmd/cabridge/internal/catools"
 )
 
 //nolint:gochecknoglobals // one gate per test binary, as catest.PyEpics asks
@@ -67,4 +75,89 @@ func TestPyEpicsCompare(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPyEpicsMonitor subscribes to the same PVs with pyepics and with
+// Monitor -S, changes them (values, alarms, an enum, a char array, the
+// length of an array) and compares the lines: the same updates, values,
+// alarms and timestamps.
+func TestPyEpicsMonitor(t *testing.T) {
+	pyepics.Require(t)
+	pvs := testPVs()
+	srv := catest.NewServer(t, pvs)
+	cfg, err := client.ConfigFromEnv(env(srv.Env()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"T:AI", "T:MODE", "T:LONGSTR", "T:WF"}
+	const updates = 4 + 5 // the first update of each, then the changes below
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := catest.Command(ctx, srv.Env(), "testdata/pyepics_tools.py", append([]string{"monitor", strconv.Itoa(updates)}, names...)...)
+	pyOut := newLines()
+	cmd.Stdout = pyOut
+	var pyErr bytes.Buffer
+	cmd.Stderr = &pyErr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	o, _, err := catools.ParseMonitor(append([]string{"-S"}, names...), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	out := newLines()
+	done := make(chan error, 1)
+	go func() { done <- catools.Monitor(mctx, cfg, names, o, out, io.Discard) }()
+	for _, l := range []*lines{pyOut, out} {
+		l.waitFor(t, "T:WF ")
+		l.waitFor(t, "T:LONGSTR ")
+		l.waitFor(t, "T:MODE ")
+		l.waitFor(t, "T:AI ")
+	}
+	// Each change is awaited on both sides before the next, so that no
+	// server coalesces two updates for one client and not the other.
+	major := dbr.Alarm{Status: dbr.StatusHiHi, Severity: dbr.SeverityMajor}
+	changes := []struct {
+		change func() error
+		shows  string
+	}{
+		{func() error {
+			return pvs["T:AI"].(*ca.Double).Post(ca.Post[float64]{Values: []float64{95}, Alarm: &major})
+		}, " 95 HIHI MAJOR"},
+		{func() error { pvs["T:MODE"].(*ca.Enum).Set(2); return nil }, " Standby "},
+		{func() error { return pvs["T:LONGSTR"].(*ca.Char).Set("x\ty \"z\"") }, ` x\ty \"z\" `},
+		{func() error { return pvs["T:WF"].(*ca.Double).SetArray([]float64{9, 0.125}) }, " 2 9 0.125 "},
+		{func() error {
+			return pvs["T:AI"].(*ca.Double).Post(ca.Post[float64]{Values: []float64{-1e-9}, Alarm: &dbr.Alarm{}})
+		}, " -1e-09 "},
+	}
+	for _, c := range changes {
+		if err := c.change(); err != nil {
+			t.Fatal(err)
+		}
+		pyOut.waitFor(t, c.shows)
+		out.waitFor(t, c.shows)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pyepics: %v\n%s", err, pyErr.String())
+	}
+	want := sortedLines(pyOut.waitFor(t, "-1e-09"))
+	got := sortedLines(out.waitFor(t, "-1e-09"))
+	stop()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	t.Logf("monitor:\n%s", got)
+	if got != want {
+		t.Errorf("monitor differs from pyepics\ncabridge:\n%s\npyepics:\n%s", got, want)
+	}
+}
+
+// sortedLines sorts the lines of s: the PVs' updates interleave in any
+// order, each PV's in the order they happened.
+func sortedLines(s string) string {
+	l := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	slices.Sort(l)
+	return strings.Join(l, "\n") + "\n"
 }
