@@ -99,7 +99,9 @@ func (c *Common) apply(tool string, o option, stderr io.Writer) bool {
 	case 'S':
 		f.CharAsString = true
 	case 'F':
-		f.Separator = o.arg[0]
+		if o.arg != "" {
+			f.Separator = o.arg[0]
+		}
 	case 'e', 'f', 'g':
 		n, err := strconv.Atoi(leadingInt(o.arg))
 		switch {
@@ -112,7 +114,7 @@ func (c *Common) apply(tool string, o option, stderr io.Writer) bool {
 		}
 	case 'l', '0':
 		var b Base
-		switch o.arg[0] {
+		switch (o.arg + " ")[0] {
 		case 'x':
 			b = Hex
 		case 'o':

@@ -234,9 +234,10 @@ func escape(s string) string {
 	return b.String()
 }
 
-// unescape turns the C escapes of s into bytes, as epicsStrnRawFromEscaped
-// does: \a \b \f \n \r \t \v \\ \' \" \? \0, octal \ooo and hex \xhh; a
-// backslash before any other character is dropped.
+// unescape turns the C escapes of s into bytes, as EPICS 7's
+// epicsStrnRawFromEscaped does: \a \b \f \n \r \t \v \\ \' \" \0 (NUL) and
+// \xh or \xhh; a backslash before any other character is dropped (so
+// there are no octal escapes).
 func unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
@@ -267,14 +268,8 @@ func unescape(s string) string {
 			b.WriteByte('\t')
 		case 'v':
 			b.WriteByte('\v')
-		case '0', '1', '2', '3', '4', '5', '6', '7':
-			u := 0
-			j := i
-			for ; j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7'; j++ {
-				u = u<<3 | int(s[j]-'0')
-			}
-			b.WriteByte(byte(u))
-			i = j - 1
+		case '0':
+			b.WriteByte(0)
 		case 'x':
 			u, j := 0, i+1
 			for ; j < len(s) && j < i+3 && isHex(s[j]); j++ {

@@ -90,8 +90,8 @@ func TestEscapeRoundTrip(t *testing.T) {
 			t.Errorf("unescape(escape(%q)) = %q via %q", s, got, e)
 		}
 	}
-	if got := unescape(`\101\x42\q\`); got != "ABq" {
-		t.Errorf("unescape = %q, want ABq", got)
+	if got := unescape(`\101\x42\q\x4\xg\`); got != "101Bq\x04g" {
+		t.Errorf("unescape = %q, want %q", got, "101Bq\x04g")
 	}
 }
 

@@ -192,6 +192,8 @@ func TestTools(t *testing.T) {
 			want: "T:AI                           21.5\n", stderr: "Invalid precision argument 'x' for option '-f' - ignored."},
 		{name: "get exclusive formats", tool: "get", args: []string{"-t", "-a", "T:AI"},
 			want: "T:AI                           " + ts + " 21.5  \n", stderr: "Options t,d,a are mutually exclusive."},
+		{name: "get empty option arguments", tool: "get", args: []string{"-F", "", "-0", "", "-l", "", "T:WF"},
+			want: "T:WF 4 1 2.5 -3 4\n", stderr: "Invalid argument '' for option '-0' - ignored."},
 		{name: "get no PV", tool: "get", args: []string{"-t"}, usage: true},
 		{name: "get unknown option", tool: "get", args: []string{"-z", "T:AI"}, usage: true},
 		{name: "get help", tool: "get", args: []string{"-h"}, stderr: "Usage: cabridge get", wantErr: catools.ErrHelp},
