@@ -50,6 +50,10 @@ func commands() []command {
 		{"demo", "serve the demo IOC (one PV of every CA type, no devices)", runDemo},
 		{"ports", "list the serial ports with their USB serial numbers", runPorts},
 		{"bench-server", "serve the softIoc benchmark database", runBenchServer},
+		{"get", "read PVs and print their values, like caget", runGet},
+		{"put", "write a PV and print its old and new value, like caput", runPut},
+		{"monitor", "print every update of PVs until interrupted, like camonitor", runMonitor},
+		{"info", "print the connection details of PVs, like cainfo", runInfo},
 	}
 }
 
