@@ -41,8 +41,9 @@ pvs:
 // The line the CA server logs once it is listening.
 const listeningLine = `msg="ca: listening"`
 
-// TestDocker builds the image and runs it on a network of its own next
-// to a Modbus server container. It reads the PVs by UDP broadcast search
+// TestDocker builds the image (checking its user and the configuration it
+// carries) and runs it on a network of its own next to a Modbus server
+// container. It reads the PVs by UDP broadcast search
 // from a third container and through the published TCP port from the
 // host (EPICS_CA_NAME_SERVERS), checks Docker's HEALTHCHECK, writes a
 // setpoint through to the PLC, restarts the container and reads again,
@@ -66,6 +67,14 @@ func TestDocker(t *testing.T) {
 	d.buildImage(tools, toolsContext(t, bin))
 	size := d.must(time.Minute, "image", "inspect", "-f", "{{.Size}}", image)
 	t.Logf("images built after %v; cabridge image %s bytes", time.Since(start).Round(time.Millisecond), size)
+	if user := d.must(time.Minute, "image", "inspect", "-f", "{{.Config.User}}", image); user != "65532:65532" {
+		t.Errorf("image user %q, want 65532:65532", user)
+	}
+	// The image carries the demo configuration where run looks by default.
+	if out := d.must(time.Minute, "run", "--rm", "--name", d.container("validate"), image,
+		"validate", "/etc/cabridge/cabridge.yaml"); !strings.HasPrefix(out, "/etc/cabridge/cabridge.yaml: ok") {
+		t.Errorf("validate of the baked-in configuration printed %q", out)
+	}
 
 	// A network of our own, and the PLC on it.
 	network := "cbdt-" + d.id
