@@ -110,8 +110,8 @@ func TestGetopt(t *testing.T) {
 		{"permuted", []string{"pv1", "-t", "pv2"}, true, "t=", []string{"pv1", "pv2"}, ""},
 		{"posix stops", []string{"-c", "pv", "-5"}, false, "c=", []string{"pv", "-5"}, ""},
 		{"double dash", []string{"-t", "--", "-pv"}, true, "t=", []string{"-pv"}, ""},
-		{"unknown", []string{"-z"}, true, "", nil, "Unrecognized option: '-z'. ('caget -h' for help.)"},
-		{"missing arg", []string{"pv", "-w"}, true, "", nil, "Option '-w' requires an argument. ('caget -h' for help.)"},
+		{"unknown", []string{"-z"}, true, "", nil, "unrecognized option '-z' (see 'cabridge get -h')"},
+		{"missing arg", []string{"pv", "-w"}, true, "", nil, "option '-w' requires an argument (see 'cabridge get -h')"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -140,7 +140,7 @@ func ParseGet(args []string, lookup func(string) (string, bool), stderr io.Write
 		}
 	}
 	if len(names) == 0 {
-		return o, nil, &optError{tool, "No pv name specified."}
+		return o, nil, &optError{tool, "no PV name specified"}
 	}
 	return o, names, nil
 }
@@ -240,7 +240,7 @@ func readAll(ctx context.Context, chs []*client.Channel, timeout time.Duration, 
 // context's error if ctx ended first.
 func Get(ctx context.Context, cfg client.Config, names []string, o GetOptions, stdout, stderr io.Writer) error {
 	if len(names) == 0 {
-		return &optError{"caget", "No pv name specified."}
+		return &optError{"caget", "no PV name specified"}
 	}
 	h := &errorLog{w: stderr}
 	c, err := newClient(cfg, o.Priority, h)

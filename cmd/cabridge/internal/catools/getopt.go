@@ -1,6 +1,9 @@
 package catools
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // option is one parsed command-line option.
 type option struct {
@@ -15,8 +18,10 @@ type optError struct {
 	msg  string
 }
 
-// Error returns the message as the EPICS tools print it.
-func (e *optError) Error() string { return e.msg + " ('" + e.tool + " -h' for help.)" }
+// Error returns the message and where to find help.
+func (e *optError) Error() string {
+	return e.msg + " (see 'cabridge " + strings.TrimPrefix(e.tool, "ca") + " -h')"
+}
 
 // UsageError reports whether err is a command-line error (an unknown
 // option, a missing option argument or a missing PV name), as opposed to
@@ -62,7 +67,7 @@ func getopt(tool string, args []string, spec string, permute bool) ([]option, []
 			c := a[j]
 			known, hasArg := takesArg(c)
 			if !known {
-				return nil, nil, &optError{tool, fmt.Sprintf("Unrecognized option: '-%c'.", c)}
+				return nil, nil, &optError{tool, fmt.Sprintf("unrecognized option '-%c'", c)}
 			}
 			if !hasArg {
 				opts = append(opts, option{name: c})
@@ -74,7 +79,7 @@ func getopt(tool string, args []string, spec string, permute bool) ([]option, []
 				i++
 				opts = append(opts, option{name: c, arg: args[i]})
 			} else {
-				return nil, nil, &optError{tool, fmt.Sprintf("Option '-%c' requires an argument.", c)}
+				return nil, nil, &optError{tool, fmt.Sprintf("option '-%c' requires an argument", c)}
 			}
 			break
 		}

@@ -49,7 +49,7 @@ func ParseInfo(args []string, lookup func(string) (string, bool), stderr io.Writ
 		o.apply(tool, op, stderr)
 	}
 	if len(names) == 0 {
-		return o, nil, &optError{tool, "No pv name specified."}
+		return o, nil, &optError{tool, "no PV name specified"}
 	}
 	return o, names, nil
 }
@@ -60,7 +60,7 @@ func ParseInfo(args []string, lookup func(string) (string, bool), stderr io.Writ
 // printed, as with cainfo).
 func Info(ctx context.Context, cfg client.Config, names []string, o InfoOptions, stdout, stderr io.Writer) error {
 	if len(names) == 0 {
-		return &optError{"cainfo", "No pv name specified."}
+		return &optError{"cainfo", "no PV name specified"}
 	}
 	h := &errorLog{w: stderr}
 	c, err := newClient(cfg, o.Priority, h)

@@ -142,7 +142,7 @@ func ParseMonitor(args []string, lookup func(string) (string, bool), stderr io.W
 		}
 	}
 	if len(names) == 0 {
-		return o, nil, &optError{tool, "No pv name specified."}
+		return o, nil, &optError{tool, "no PV name specified"}
 	}
 	return o, names, nil
 }
@@ -225,7 +225,7 @@ func (m *monitor) write(ctx context.Context, w io.Writer) {
 // goroutine of Monitor's own, so a slow stdout never stalls the client.
 func Monitor(ctx context.Context, cfg client.Config, names []string, o MonitorOptions, stdout, stderr io.Writer) error {
 	if len(names) == 0 {
-		return &optError{"camonitor", "No pv name specified."}
+		return &optError{"camonitor", "no PV name specified"}
 	}
 	h := &errorLog{w: stderr}
 	c, err := newClient(cfg, o.Priority, h)

@@ -101,9 +101,9 @@ func ParsePut(args []string, lookup func(string) (string, bool), stderr io.Write
 	}
 	switch len(rest) {
 	case 0:
-		return o, "", nil, &optError{tool, "No pv name specified."}
+		return o, "", nil, &optError{tool, "no PV name specified"}
 	case 1:
-		return o, "", nil, &optError{tool, "No value specified."}
+		return o, "", nil, &optError{tool, "no value specified"}
 	}
 	return o, rest[0], rest[1:], nil
 }
@@ -116,7 +116,7 @@ func ParsePut(args []string, lookup func(string) (string, bool), stderr io.Write
 // context's error.
 func Put(ctx context.Context, cfg client.Config, name string, values []string, o PutOptions, stdout, stderr io.Writer) error {
 	if name == "" {
-		return &optError{"caput", "No pv name specified."}
+		return &optError{"caput", "no PV name specified"}
 	}
 	h := &errorLog{w: stderr}
 	c, err := newClient(cfg, o.Priority, h)
