@@ -24,15 +24,23 @@ const (
 	probeCID      = 0x0CAB
 )
 
+// hostNames names servers as cainfo's Host line shows them
+// ("host:port"), remembering the names it looked up.
+type hostNames map[netip.AddrPort]string
+
 // serverHost returns the server of the PV name as cainfo's Host line
-// shows it ("host:port"), or "<unknown>". ca/client does not tell which
-// server a channel is on, so this repeats the search the client did: by
-// UDP to the search addresses of cfg and by TCP to its name servers, and
-// takes the first answer.
-func serverHost(ctx context.Context, cfg client.Config, name string) string {
+// shows it, or "<unknown>". ca/client does not tell which server a
+// channel is on, so this repeats the search the client did: by UDP to the
+// search addresses of cfg and by TCP to its name servers, and takes the
+// first answer. The host is named by a reverse lookup, as libca does, or
+// by its address.
+func (h hostNames) serverHost(ctx context.Context, cfg client.Config, name string) string {
 	ap, err := searchServer(ctx, cfg, name)
 	if err != nil {
 		return "<unknown>"
+	}
+	if s, ok := h[ap]; ok {
+		return s
 	}
 	host := ap.Addr().String()
 	rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -40,7 +48,8 @@ func serverHost(ctx context.Context, cfg client.Config, name string) string {
 	if names, err := net.DefaultResolver.LookupAddr(rctx, host); err == nil && len(names) > 0 {
 		host = strings.TrimSuffix(names[0], ".")
 	}
-	return host + ":" + strconv.Itoa(int(ap.Port()))
+	h[ap] = host + ":" + strconv.Itoa(int(ap.Port()))
+	return h[ap]
 }
 
 // appendHeader appends a 16-byte CA header.

@@ -74,6 +74,7 @@ func Info(ctx context.Context, cfg client.Config, names []string, o InfoOptions,
 	}
 	defer closeAll(chs)
 	var b strings.Builder
+	hosts := hostNames{}
 	for _, ch := range chs {
 		native, n := ch.Native()
 		acc := ch.Access()
@@ -88,7 +89,7 @@ func Info(ctx context.Context, cfg client.Config, names []string, o InfoOptions,
 			state = "connected"
 		}
 		pctx, cancel := withTimeout(ctx, o.Timeout)
-		host := serverHost(pctx, cfg, ch.Name())
+		host := hosts.serverHost(pctx, cfg, ch.Name())
 		cancel()
 		fmt.Fprintf(&b, "%s\n    State:            %s\n    Host:             %s\n    Access:           %sread, %swrite\n    Native data type: %s\n    Request type:     %s\n    Element count:    %d\n",
 			ch.Name(), state, host, no(acc&client.AccessRead != 0), no(acc&client.AccessWrite != 0),
