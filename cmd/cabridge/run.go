@@ -54,6 +54,7 @@ func commands() []command {
 		{"put", "write a PV and print its old and new value, like caput", runPut},
 		{"monitor", "print every update of PVs until interrupted, like camonitor", runMonitor},
 		{"info", "print the connection details of PVs, like cainfo", runInfo},
+		{"healthcheck", "exit 0 if the local CA server answers (the Docker HEALTHCHECK)", runHealthcheck},
 	}
 }
 
