@@ -15,16 +15,18 @@ CONFIG    ?= configs/demo.yaml
 # Numbers of PVs the load tool connects in `make bench`.
 BENCH_N   ?= 1000,10000,100000
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# Version stamped into the binary (cabridge_build_info, the VERSION status PV).
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 GOLANGCI_LINT ?= $(shell command -v golangci-lint 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/golangci-lint)
 
 .DEFAULT_GOAL := help
 .PHONY: help build test test-go fuzz-short run peers bench fuzz lint lint-tools tidy-check clean
 
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## Build the static daemon binary into bin/cabridge.
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/cabridge
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-X main.buildVersion=$(VERSION)' -o $(BIN) ./cmd/cabridge
 
 test: ## Run all tests with -race, then a short fuzz pass (installs peers first when CI=true).
 ifeq ($(CI),true)
@@ -79,12 +81,12 @@ tidy-check: ## Fail if go.mod/go.sum are not tidy (changes nothing).
 # builder's cache ignores the platform (see the Dockerfile).
 DOCKER    ?= docker
 IMAGE     ?= cabridge
-IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_TAG ?= $(VERSION)
 HOSTARCH  ?= $(shell $(GO) env GOARCH)
 # platform:GOARCH:GOARM:tag suffix of each image docker-multiarch builds.
 DOCKER_ARCHS ?= linux/amd64:amd64::amd64 linux/arm64:arm64::arm64 linux/arm/v7:arm:7:armv7
 # Build flags of the binaries copied into the images.
-DOCKER_GOFLAGS ?= -trimpath -ldflags '-s -w'
+DOCKER_GOFLAGS ?= -trimpath -ldflags '-s -w -X main.buildVersion=$(VERSION)'
 
 .PHONY: docker docker-multiarch
 docker: ## Build the image cabridge:latest (and :<git describe>) for this machine's architecture: FROM scratch, nothing pulled.

@@ -64,9 +64,18 @@ func (s *statusPVs) run(ctx context.Context, d *daemon) {
 	}
 }
 
-// version returns the daemon's version from its build information:
-// the module version, and the VCS revision when built from a checkout.
+// buildVersion is stamped in by the linker (make build: -X
+// main.buildVersion=$(git describe)); empty in plain go builds.
+//
+//nolint:gochecknoglobals // set at link time, never written at run time
+var buildVersion string
+
+// version returns the daemon's version: the stamped one, else the module
+// version and the VCS revision from the build information.
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
