@@ -590,3 +590,44 @@ pvs:
 	}
 	sa.waitFor(t, "INVALID/TIMEOUT", 15*time.Second, isAlarm(dbr.StatusTimeout))
 }
+
+// TestModbusArray serves ten registers as a waveform PV: the client
+// reads the scaled values and writes the array back in one FC16.
+func TestModbusArray(t *testing.T) {
+	s, c := faultPLC(t, `
+  - name: W:PROFILE
+    direction: output_readback
+    scan: 100ms
+    binding: {device: plc, address: "hr:400", type: int16, len: 10, scale: 0.1}
+`)
+	for i := range 10 {
+		s.Set(1, modbustest.HoldingRegisters, 400+i, uint16(10*i))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ch, err := c.Connect(ctx, "W:PROFILE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ, n := ch.Native(); typ != dbr.Double || n != 10 {
+		t.Fatalf("W:PROFILE is %v[%d], want DOUBLE[10]", typ, n)
+	}
+	watch(t, c, "W:PROFILE").waitFor(t, "the profile", 10*time.Second, func(float64, dbr.Alarm) bool { return true })
+	v, _, err := ch.Get(ctx, dbr.Double, 10)
+	if err != nil || fmt.Sprint(v) != "[0 1 2 3 4 5 6 7 8 9]" {
+		t.Fatalf("W:PROFILE = %v, %v", v, err)
+	}
+	fc16 := s.Requests(16)
+	if err := ch.PutWait(ctx, dbr.Doubles{-1, 0.5, 2, 3, 4, 5, 6, 7, 8, 12.3}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Get(1, modbustest.HoldingRegisters, 400), uint16(0xFFF6); got != want {
+		t.Errorf("hr:400 = %#04x, want %#04x (-10)", got, want)
+	}
+	if got := s.Get(1, modbustest.HoldingRegisters, 409); got != 123 {
+		t.Errorf("hr:409 = %d, want 123", got)
+	}
+	if n := s.Requests(16) - fc16; n != 1 {
+		t.Errorf("%d FC16 requests for one array put, want 1", n)
+	}
+}

@@ -123,17 +123,28 @@ func (d *Device) ParsePoint(spec drivers.PointSpec) (drivers.Point, error) {
 		}
 		ms.Padding = v
 	}
+	n := 1
+	if spec.Len > 1 && !isStringType(spec.Type) {
+		n, ms.Len = spec.Len, 0 // an array of n values
+	}
 	p, err := ParsePoint(ms)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v: %w", drivers.ErrBadPoint, spec, err)
 	}
-	return newDriverPoint(p, d.wopt), nil
+	dp := newDriverPoint(p, d.wopt)
+	if n > 1 {
+		if err := dp.makeArray(n); err != nil {
+			return nil, fmt.Errorf("%w: %v: %w", drivers.ErrBadPoint, spec, err)
+		}
+	}
+	return dp, nil
 }
 
 // driverPoint is a Point as a drivers.Point.
 type driverPoint struct {
-	p   Point
-	typ drivers.Type
+	p     Point
+	typ   drivers.Type
+	elems []Point // the elements of an array (p is the first); nil for a scalar
 }
 
 func newDriverPoint(p Point, opt WriteOptions) *driverPoint {
@@ -152,7 +163,12 @@ func newDriverPoint(p Point, opt WriteOptions) *driverPoint {
 }
 
 // String returns the canonical form, e.g. "hr:100 float32 CDAB".
-func (p *driverPoint) String() string { return p.p.String() }
+func (p *driverPoint) String() string {
+	if p.elems != nil {
+		return fmt.Sprintf("%v[%d]", p.p, len(p.elems))
+	}
+	return p.p.String()
+}
 
 // Type returns the point's drivers.Type.
 func (p *driverPoint) Type() drivers.Type { return p.typ }
@@ -228,14 +244,16 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 	defer func() { d.stats.ObserveRead(time.Since(start)) }()
 	out := make([]drivers.Sample, len(pts))
 	var (
-		idx []int // indices into pts of the points of this driver
+		idx []int // for each of mps, the index into pts of its point
 		mps []Point
 	)
 	for i, p := range pts {
 		out[i].Point = p
 		if dp, ok := p.(*driverPoint); ok {
-			idx = append(idx, i)
-			mps = append(mps, dp.p)
+			for _, e := range dp.elements() {
+				idx = append(idx, i)
+				mps = append(mps, e)
+			}
 		} else {
 			out[i].Err = fmt.Errorf("modbus: %s: %w: %v is not a point of this driver", d.name, drivers.ErrBadPoint, p)
 			out[i].Time = start
@@ -253,6 +271,7 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 		return out, nil
 	}
 	served := make([]bool, len(mps))
+	vals := make([]Value, len(mps))
 	queue := slices.Clone(e.plan.Blocks())
 	for n := 0; len(queue) > 0 && n < 4*len(mps)+64; n++ {
 		b := queue[0]
@@ -286,10 +305,12 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 			s.Time = now
 			v, err := mps[m.Point].DecodeReply(data, m.Index)
 			if err != nil {
-				s.Err = fmt.Errorf("modbus: %s: %w: %w", d.name, drivers.ErrBadValue, err)
+				if s.Err == nil {
+					s.Err = fmt.Errorf("modbus: %s: %w: %w", d.name, drivers.ErrBadValue, err)
+				}
 				continue
 			}
-			s.Value = toDriverValue(v)
+			vals[m.Point] = v
 		}
 	}
 	now := time.Now()
@@ -299,7 +320,7 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 		}
 	}
 	for k, i := range idx {
-		if served[k] {
+		if served[k] || out[i].Err != nil {
 			continue
 		}
 		code, ok := e.codes[k]
@@ -307,6 +328,17 @@ func (d *Device) Read(ctx context.Context, pts []drivers.Point) ([]drivers.Sampl
 			code = ExceptionIllegalDataAddress
 		}
 		out[i].Err = fmt.Errorf("modbus: %s: read %v: %w", d.name, mps[k].Address, deviceError(code))
+	}
+	// Each point's value from its elements (one for a scalar), in order.
+	for k := 0; k < len(idx); {
+		i, j := idx[k], k+1
+		for j < len(idx) && idx[j] == i {
+			j++
+		}
+		if out[i].Err == nil {
+			out[i].Value = joinValues(vals[k:j])
+		}
+		k = j
 	}
 	return out, nil
 }
@@ -488,14 +520,19 @@ func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) e
 	if !dp.typ.Access.CanWrite() {
 		return fmt.Errorf("modbus: %s: write %v: %w", d.name, dp.p.Address, drivers.ErrReadOnly)
 	}
-	if v == nil || v.Len() != 1 {
-		return fmt.Errorf("modbus: %s: write %v: %w: want 1 element", d.name, dp.p.Address, drivers.ErrBadValue)
+	if v == nil || v.Len() != dp.typ.Len {
+		return fmt.Errorf("modbus: %s: write %v: %w: want %d elements", d.name, dp.p.Address, drivers.ErrBadValue, dp.typ.Len)
 	}
 	cv, err := drivers.Convert(v, dp.typ.Kind)
 	if err != nil {
 		return fmt.Errorf("modbus: %s: write %v: %w", d.name, dp.p.Address, err)
 	}
-	w, err := dp.p.PlanWrite(toModbusValue(cv), d.wopt)
+	var w Write
+	if dp.elems != nil {
+		w, err = dp.planArrayWrite(cv)
+	} else {
+		w, err = dp.p.PlanWrite(toModbusValue(cv), d.wopt)
+	}
 	if err != nil {
 		return fmt.Errorf("modbus: %s: write %v: %w: %w", d.name, dp.p.Address, drivers.ErrBadValue, err)
 	}
@@ -558,18 +595,21 @@ func toDriverValue(v Value) drivers.Value {
 }
 
 // toModbusValue converts the first element of a drivers.Value.
-func toModbusValue(v drivers.Value) Value {
+func toModbusValue(v drivers.Value) Value { return elementValue(v, 0) }
+
+// elementValue returns element i of v as a Value.
+func elementValue(v drivers.Value, i int) Value {
 	switch v := v.(type) {
 	case drivers.Bools:
-		return BoolValue(v[0])
+		return BoolValue(v[i])
 	case drivers.Ints:
-		return IntValue(v[0])
+		return IntValue(v[i])
 	case drivers.Uints:
-		return UintValue(v[0])
+		return UintValue(v[i])
 	case drivers.Floats:
-		return FloatValue(v[0])
+		return FloatValue(v[i])
 	case drivers.Strings:
-		return StringValue(v[0])
+		return StringValue(v[i])
 	}
 	return Value{}
 }
