@@ -225,7 +225,9 @@ func (r *Record) checkFit(native dbr.Type, count int) error {
 }
 
 // normalStates returns the state strings a bi/bo (ZNAM, ONAM) or an
-// mbbi/mbbo (ZRST..FFST: 16 if any is set, else none) reports.
+// mbbi/mbbo reports: ZRST..FFST up to the last one set (an empty state
+// before it stays), as mbbiRecord's get_enum_strs counts no_str; none
+// when no state is set.
 func normalStates(rtyp string, states []string) []string {
 	switch rtyp {
 	case "bi", "bo":
@@ -233,12 +235,15 @@ func normalStates(rtyp string, states []string) []string {
 		copy(out, states)
 		return out
 	}
-	if !slices.ContainsFunc(states, func(s string) bool { return s != "" }) {
+	states = states[:min(len(states), dbr.MaxEnumStates)]
+	n := len(states)
+	for n > 0 && states[n-1] == "" {
+		n--
+	}
+	if n == 0 {
 		return nil
 	}
-	out := make([]string, dbr.MaxEnumStates)
-	copy(out, states)
-	return out
+	return slices.Clone(states[:n])
 }
 
 // alarmFromLimits derives the limit-alarm fields from a container's alarm

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/cmd/cabridge/internal/catools"
 )
 
 // usageError is a bad command line; it exits with status 2.
@@ -151,6 +152,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, catools.ErrFailed):
+		return 1 // the tool has printed what went wrong, as the EPICS tools do
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "cabridge: %v\n", err)
 		return 2
