@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -200,6 +201,17 @@ func (c *Client) ConnectMany(ctx context.Context, names []string) ([]*Channel, e
 
 // Name returns the PV name.
 func (ch *Channel) Name() string { return ch.name }
+
+// Server returns the address of the server the channel is connected
+// to (as the client reached it), and false while it is not connected.
+func (ch *Channel) Server() (netip.AddrPort, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.state != StateConnected || ch.circ == nil {
+		return netip.AddrPort{}, false
+	}
+	return ch.circ.addr, true
+}
 
 // Native returns the native DBR type and element count the server
 // reported when the channel was created.

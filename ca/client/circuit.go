@@ -549,6 +549,9 @@ func (ci *circuit) serverError(m wire.Message) {
 		}
 	}
 	ci.c.log.Warn("client: server error", "server", ci.addr, "request", req.Command.String(), "status", eca.Code(m.Param2).Name(), "text", text)
+	if f := ci.c.cfg.OnServerError; f != nil {
+		f(ServerError{Server: ci.addr, Request: req.Command.String(), Err: e})
+	}
 }
 
 // cleanup runs after the circuit is gone: pending operations fail,

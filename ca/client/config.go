@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cabridge/cabridge/ca/eca"
 	"github.com/cabridge/cabridge/ca/internal/netif"
 	"github.com/cabridge/cabridge/ca/internal/wire"
 )
@@ -58,6 +59,19 @@ type Config struct {
 	HostName string
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
+	// OnServerError, if not nil, is called with each ERROR message of a
+	// server that concerns no pending request of the client: the
+	// rejection of a plain WRITE (a put without callback), for instance.
+	// It runs on the circuit's goroutine and must not block.
+	OnServerError func(ServerError)
+}
+
+// ServerError is an ERROR message of a server that no pending request
+// of the client took.
+type ServerError struct {
+	Server  netip.AddrPort // the server that sent it
+	Request string         // the command it refers to, e.g. "WRITE"
+	Err     *eca.Error     // the status code and the server's text
 }
 
 // ConfigFromEnv builds a Config from the EPICS_CA_* variables returned by

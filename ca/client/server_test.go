@@ -249,6 +249,43 @@ func TestRealServerNameServer(t *testing.T) {
 	}
 }
 
+// TestServerAndServerErrors checks Channel.Server and that an ERROR no
+// request takes (a rejected plain WRITE) reaches Config.OnServerError.
+func TestServerAndServerErrors(t *testing.T) {
+	checkGoroutines(t)
+	pvs := &ca.Map{}
+	if err := pvs.Add("SE:E", ca.NewEnum(ca.Options{}, []string{"A", "B"})); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, pvs)
+	errs := make(chan client.ServerError, 1)
+	c, err := client.New(client.Config{NameServers: []string{srv.TCPAddr().String()},
+		OnServerError: func(e client.ServerError) { errs <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := ctxT(t)
+	ch, err := c.Connect(ctx, "SE:E")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ap, ok := ch.Server(); !ok || ap != srv.TCPAddr() {
+		t.Errorf("Server() = %v, %v; want %v", ap, ok, srv.TCPAddr())
+	}
+	if err := ch.Put(ctx, dbr.Shorts{7}); err != nil { // no such state: the server refuses it
+		t.Fatal(err)
+	}
+	select {
+	case e := <-errs:
+		if e.Request != "WRITE" || e.Err == nil || e.Server != srv.TCPAddr() {
+			t.Errorf("server error %+v", e)
+		}
+	case <-ctx.Done():
+		t.Fatal("no server error for a refused WRITE")
+	}
+}
+
 // BenchmarkRealServerConnectMany connects 20000 channels to a ca.Server.
 func BenchmarkRealServerConnectMany(b *testing.B) {
 	pvs := &ca.Map{}

@@ -176,6 +176,7 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 func newClient(cfg client.Config, p uint16, h *errorLog) (*client.Client, error) {
 	cfg.Priority = p
 	cfg.Logger = h.logger()
+	cfg.OnServerError = h.serverError
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("channel access: %w", err)

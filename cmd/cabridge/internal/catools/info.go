@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"github.com/cabridge/cabridge/ca/client"
@@ -74,7 +75,7 @@ func Info(ctx context.Context, cfg client.Config, names []string, o InfoOptions,
 	}
 	defer closeAll(chs)
 	var b strings.Builder
-	hosts := hostNames{}
+	hosts := map[netip.AddrPort]string{}
 	for _, ch := range chs {
 		native, n := ch.Native()
 		acc := ch.Access()
@@ -88,9 +89,7 @@ func Info(ctx context.Context, cfg client.Config, names []string, o InfoOptions,
 		if ch.State() == client.StateConnected {
 			state = "connected"
 		}
-		pctx, cancel := withTimeout(ctx, o.Timeout)
-		host := hosts.serverHost(pctx, cfg, ch.Name())
-		cancel()
+		host := serverHost(ctx, ch, hosts)
 		fmt.Fprintf(&b, "%s\n    State:            %s\n    Host:             %s\n    Access:           %sread, %swrite\n    Native data type: %s\n    Request type:     %s\n    Element count:    %d\n",
 			ch.Name(), state, host, no(acc&client.AccessRead != 0), no(acc&client.AccessWrite != 0),
 			fieldTypeText(native), native.WithFamily(0), n)
