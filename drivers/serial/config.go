@@ -49,8 +49,10 @@ type Config struct {
 	Parity string `json:"parity"`
 	// StopBits is 1 (the default), 1.5 or 2.
 	StopBits string `json:"stop_bits"`
-	// FlowControl is none (the default). go.bug.st/serial v1.8.0 cannot
-	// switch on RTS/CTS flow control, so rtscts is refused.
+	// FlowControl is none (the default) or rtscts: hardware flow
+	// control, set through the tty's termios (Linux; go.bug.st/serial
+	// has no setting for it). Not for tcp ports, where the serial-device
+	// server does flow control.
 	FlowControl string `json:"flow_control"`
 
 	// Settings are the defaults of every protocol.
@@ -150,9 +152,14 @@ func (c *Config) Validate() error {
 	switch strings.ToLower(c.FlowControl) {
 	case "", "none":
 	case "rtscts":
-		errs.Add("flow_control", c.FlowControl, "RTS/CTS flow control is not supported by go.bug.st/serial v1.8.0 (want none)")
+		switch {
+		case !rtsctsSupported:
+			errs.Add("flow_control", c.FlowControl, "RTS/CTS flow control is only supported on Linux")
+		case c.TCP != "":
+			errs.Add("flow_control", c.FlowControl, "a tcp port has no RTS/CTS lines; set flow control on the serial-device server")
+		}
 	default:
-		errs.Add("flow_control", c.FlowControl, "want none")
+		errs.Add("flow_control", c.FlowControl, "want none or rtscts")
 	}
 	if _, err := ParseTerminator(c.InTerminator); err != nil {
 		errs.Add("in_terminator", c.InTerminator, "%v", err)

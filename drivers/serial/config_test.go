@@ -24,8 +24,8 @@ func TestValidate(t *testing.T) {
 		{"no transport", func(c *serial.Config) { c.TCP = "" }, []string{"port: want exactly one of port, usb_serial and tcp"}},
 		{"two transports", func(c *serial.Config) { c.Port = "/dev/ttyS0" }, []string{"port: want exactly one"}},
 		{"line settings", func(c *serial.Config) {
-			c.Baud, c.DataBits, c.Parity, c.StopBits, c.FlowControl = -1, 9, "weird", "3", "rtscts"
-		}, []string{"baud: -1", "data_bits: 9", "parity: weird", "stop_bits: 3", "flow_control: rtscts: RTS/CTS flow control is not supported"}},
+			c.Baud, c.DataBits, c.Parity, c.StopBits, c.FlowControl = -1, 9, "weird", "3", "xonxoff"
+		}, []string{"baud: -1", "data_bits: 9", "parity: weird", "stop_bits: 3", "flow_control: xonxoff: want none or rtscts"}},
 		{"settings", func(c *serial.Config) {
 			c.InTerminator, c.OutTerminator, c.ReplyTimeout, c.ExtraInput, c.Retries, c.LogInterval = "%d", `\q`, -1, "maybe", 11, -1
 		}, []string{"in_terminator: %d", `out_terminator: \q`, "reply_timeout: -1ns", "extra_input: maybe", "retries: 11", "log_interval: -1ns"}},

@@ -97,6 +97,12 @@ func openPort(ctx context.Context, cfg *Config, readTimeout time.Duration) (port
 	if err != nil {
 		return nil, path, err
 	}
+	if strings.EqualFold(cfg.FlowControl, "rtscts") {
+		if err := setRTSCTS(path, true); err != nil {
+			_ = p.Close()
+			return nil, path, err
+		}
+	}
 	if err := p.SetReadTimeout(readTimeout); err != nil {
 		_ = p.Close()
 		return nil, path, err

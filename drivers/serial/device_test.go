@@ -124,6 +124,7 @@ func transports(t *testing.T, f func(t *testing.T, dev *psu, d *serial.Device, p
 		cfg := psuConfig()
 		cfg.Port = p.A
 		cfg.Baud = 115200
+		cfg.FlowControl = "rtscts" // a pty keeps the flag and ignores the lines
 		d, err := serial.NewDevice("psu1", cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
 		if err != nil {
 			t.Fatal(err)
