@@ -3,6 +3,8 @@ package serial
 import (
 	"encoding/hex"
 	"strings"
+
+	"github.com/cabridge/cabridge/drivers/internal/crc"
 )
 
 // checksum is one of the checksum algorithms of a %<name> conversion. Its
@@ -20,7 +22,7 @@ var checksums = []*checksum{
 	{name: "sum8", size: 1, sum: sum8},
 	{name: "xor8", size: 1, sum: xor8},
 	{name: "lrc", size: 1, sum: func(b []byte) uint16 { return uint16(uint8(-int8(sum8(b)))) }},
-	{name: "crc16-modbus", size: 2, sum: crc16Modbus, le: true},
+	{name: "crc16-modbus", size: 2, sum: crc.Modbus, le: true},
 	{name: "crc-ccitt", size: 2, sum: crcCCITT},
 }
 
@@ -57,22 +59,6 @@ func xor8(b []byte) uint16 {
 		s ^= c
 	}
 	return uint16(s)
-}
-
-// crc16Modbus is CRC-16/MODBUS: reflected polynomial 0xA001, init 0xFFFF.
-func crc16Modbus(b []byte) uint16 {
-	crc := uint16(0xFFFF)
-	for _, c := range b {
-		crc ^= uint16(c)
-		for range 8 {
-			if crc&1 != 0 {
-				crc = crc>>1 ^ 0xA001
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return crc
 }
 
 // crcCCITT is CRC-16/CCITT-FALSE: polynomial 0x1021, init 0xFFFF.
