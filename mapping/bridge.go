@@ -43,11 +43,12 @@ type Options struct {
 type Bridge struct {
 	devs     []*device
 	log      *slog.Logger
-	bindings map[string]*binding // by PV name
-	health   map[string]*health  // by prefix
-	names    []string            // every PV name the bridge serves, health PVs included
-	kept     map[string]bool     // names taken over from Options.Previous
-	rebinds  []rebind            // kept bindings to move over when Run starts
+	bindings map[string]*binding   // by PV name
+	health   map[string]*health    // by prefix
+	names    []string              // every PV name the bridge serves, health PVs included
+	kept     map[string]bool       // names taken over from Options.Previous
+	rebinds  []rebind              // kept bindings to move over when Run starts
+	exports  func(context.Context) // feeds drivers.Exporter devices while Run runs; nil for none (mqtt_export.go)
 }
 
 // rebind moves a kept binding to its new device and point.
@@ -230,6 +231,7 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 	if len(es) > 0 {
 		return nil, errors.Join(es...)
 	}
+	br.exports = newExports(cfg, devs, g, log)
 	return br, nil
 }
 
@@ -515,6 +517,9 @@ func (br *Bridge) Run(ctx context.Context) error {
 		for _, sg := range d.scans {
 			wg.Go(func() { d.tick(ctx, sg) })
 		}
+	}
+	if br.exports != nil {
+		wg.Go(func() { br.exports(ctx) })
 	}
 	wg.Wait()
 	return nil
