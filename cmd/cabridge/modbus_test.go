@@ -601,7 +601,7 @@ func TestModbusArray(t *testing.T) {
     binding: {device: plc, address: "hr:400", type: int16, len: 10, scale: 0.1}
 `)
 	for i := range 10 {
-		s.Set(1, modbustest.HoldingRegisters, 400+i, uint16(10*i))
+		s.Set(1, modbustest.HoldingRegisters, 400+i, uint16(10*i+5))
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -612,9 +612,9 @@ func TestModbusArray(t *testing.T) {
 	if typ, n := ch.Native(); typ != dbr.Double || n != 10 {
 		t.Fatalf("W:PROFILE is %v[%d], want DOUBLE[10]", typ, n)
 	}
-	watch(t, c, "W:PROFILE").waitFor(t, "the profile", 10*time.Second, func(float64, dbr.Alarm) bool { return true })
+	watch(t, c, "W:PROFILE").waitFor(t, "the profile", 10*time.Second, equals(0.5)) // the first element
 	v, _, err := ch.Get(ctx, dbr.Double, 10)
-	if err != nil || fmt.Sprint(v) != "[0 1 2 3 4 5 6 7 8 9]" {
+	if err != nil || fmt.Sprint(v) != "[0.5 1.5 2.5 3.5 4.5 5.5 6.5 7.5 8.5 9.5]" {
 		t.Fatalf("W:PROFILE = %v, %v", v, err)
 	}
 	fc16 := s.Requests(16)
