@@ -61,6 +61,7 @@ type broker struct {
 	wsPort int // 0: no websocket listener
 	dir    string
 	tls    *brokerTLS
+	users  map[string]string // user → password; nil: anonymous access
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -69,8 +70,15 @@ type broker struct {
 // startBroker starts a broker (plain TCP unless tlsFiles is set).
 func startBroker(t testing.TB, tlsFiles *brokerTLS) *broker {
 	t.Helper()
+	return startBrokerUsers(t, tlsFiles, nil)
+}
+
+// startBrokerUsers starts a broker that admits only users (user →
+// password), or anyone when users is nil.
+func startBrokerUsers(t testing.TB, tlsFiles *brokerTLS, users map[string]string) *broker {
+	t.Helper()
 	requireMosquitto(t)
-	b := &broker{t: t, port: freeTCPPort(t), dir: t.TempDir(), tls: tlsFiles}
+	b := &broker{t: t, port: freeTCPPort(t), dir: t.TempDir(), tls: tlsFiles, users: users}
 	b.start()
 	t.Cleanup(func() {
 		b.kill()
@@ -95,7 +103,21 @@ func (b *broker) url() string {
 func (b *broker) start() {
 	b.t.Helper()
 	var conf strings.Builder
-	conf.WriteString("per_listener_settings false\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type all\n")
+	conf.WriteString("per_listener_settings false\npersistence false\nlog_dest stderr\nlog_type all\n")
+	if b.users == nil {
+		conf.WriteString("allow_anonymous true\n")
+	} else {
+		pw := filepath.Join(b.dir, "passwd")
+		if err := os.WriteFile(pw, nil, 0o600); err != nil {
+			b.t.Fatal(err)
+		}
+		for u, p := range b.users {
+			if out, err := exec.Command("/usr/bin/mosquitto_passwd", "-b", pw, u, p).CombinedOutput(); err != nil {
+				b.t.Fatalf("mosquitto_passwd: %v: %s", err, out)
+			}
+		}
+		fmt.Fprintf(&conf, "allow_anonymous false\npassword_file %s\n", pw)
+	}
 	if os.Geteuid() == 0 {
 		// Run as root, mosquitto drops to the user "mosquitto", which
 		// cannot read the test's private temporary files.

@@ -1,6 +1,7 @@
 package mqtt_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -113,5 +114,25 @@ func TestPersistentSession(t *testing.T) {
 				t.Errorf("queued message delivered: %v (%v, %v), want %v", got, ss[0].Value, ss[0].Err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPassword: a broker that admits only a user with a password.
+func TestPassword(t *testing.T) {
+	b := startBrokerUsers(t, nil, map[string]string{"bridge": "s3cret"})
+	good := newDevice(t, b, mqtt.Config{Username: "bridge", Password: "s3cret", ClientID: "good"}, nil)
+	pt := parse(t, good, drivers.PointSpec{Address: "pw/t", Options: map[string]string{"command": "pw/t", "readback": "pw/t"}})
+	open(t, good)
+	if err := good.Write(t.Context(), pt, drivers.Floats{3}); err != nil {
+		t.Errorf("confirmed write as an authenticated user: %v", err)
+	}
+	for name, cfg := range map[string]mqtt.Config{
+		"wrong password": {Username: "bridge", Password: "guess", ClientID: "bad1"},
+		"anonymous":      {ClientID: "bad2"},
+	} {
+		d := newDevice(t, b, cfg, nil)
+		if err := d.Open(t.Context()); !errors.Is(err, drivers.ErrDisconnected) || !strings.Contains(err.Error(), "not Authorized") {
+			t.Errorf("%s: Open = %v; want ErrDisconnected (not authorized)", name, err)
+		}
 	}
 }
