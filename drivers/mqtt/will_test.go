@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,7 +82,17 @@ func TestLastWill(t *testing.T) {
 	if _, ok := watcher.waitMsg("lw/status", 10*time.Second, func(s string) bool { return s == "offline" }); !ok {
 		t.Fatal("no last will after the connection broke")
 	}
-	waitConnected(t, d, true) // paho reconnected through the relay
+	// The device notices the loss (paho reads EOF), then Open waits for
+	// paho's reconnect through the relay.
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond) // polling a counter, bounded
+	defer tick.Stop()
+	for !strings.Contains(d.Stats().LastError, "lost") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the device did not notice the cut: %+v", d.Stats())
+		}
+		<-tick.C
+	}
 	open(t, d)
 	// online, offline, online
 	if _, ok := watcher.waitMsg("lw/status", 10*time.Second, func(string) bool { return watcher.count("lw/status") >= 3 }); !ok {
