@@ -674,8 +674,11 @@ func cloneValue(v drivers.Value) drivers.Value {
 // and returns when paho has sent it (QoS 0) or the broker acknowledged it
 // (QoS 1, 2). A point with a readback topic returns only when a message
 // there carries the written value, or fails with drivers.ErrTimeout when
-// ctx ends first. Nothing is retried; a write refused for want of a
-// connection wraps drivers.ErrNotSent.
+// ctx ends first. The driver retries nothing; a write refused for want
+// of a connection wraps drivers.ErrNotSent. A QoS 1 or 2 publish whose
+// acknowledgement was lost with the connection is an ErrTimeout that may
+// still reach the broker: paho resends unacknowledged publishes (DUP)
+// after reconnecting, as MQTT's at-least-once delivery requires.
 func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("mqtt: %s: write: %w", d.name, err)
