@@ -49,6 +49,9 @@ type Bridge struct {
 	kept     map[string]bool       // names taken over from Options.Previous
 	rebinds  []rebind              // kept bindings to move over when Run starts
 	exports  func(context.Context) // feeds drivers.Exporter devices while Run runs; nil for none (mqtt_export.go)
+	group    *ioc.Group            // where New declared the PVs
+	prev     *Bridge               // Options.Previous, until Run
+	served   map[string]ca.PV      // every PV served, kept ones included; set when Run starts
 }
 
 // rebind moves a kept binding to its new device and point.
@@ -231,7 +234,8 @@ func New(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, opts Options
 	if len(es) > 0 {
 		return nil, errors.Join(es...)
 	}
-	br.exports = newExports(cfg, devs, g, log)
+	br.group, br.prev = g, opts.Previous
+	br.exports = newExports(cfg, devs, func(name string) ca.PV { return br.served[name] }, log)
 	return br, nil
 }
 
@@ -508,6 +512,15 @@ func (br *Bridge) Run(ctx context.Context) error {
 		close(old.handed) // puts waiting on the old device retry here
 	}
 	br.rebinds = nil
+	br.served, _ = br.group.PVs() // the group was checked in New
+	if br.prev != nil {
+		for name, pv := range br.prev.served {
+			if br.kept[name] {
+				br.served[name] = pv
+			}
+		}
+		br.prev = nil // a chain of reloads keeps no old bridge alive
+	}
 	var wg sync.WaitGroup
 	for _, d := range br.devs {
 		wg.Go(func() {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cabridge/cabridge/ca"
 	"github.com/cabridge/cabridge/ca/dbr"
-	"github.com/cabridge/cabridge/ca/ioc"
 	"github.com/cabridge/cabridge/ca/macro"
 	"github.com/cabridge/cabridge/drivers"
 )
@@ -125,9 +124,10 @@ func runExports(ctx context.Context, devs map[string]drivers.Device, macros macr
 }
 
 // newExports returns the function Run starts to feed the Exporter devices
-// of devs (nil when there are none): it finds the exported PVs among the
-// PVs declared in g, once Run starts (every PV is declared by then).
-func newExports(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, log *slog.Logger) func(ctx context.Context) {
+// of devs (nil when there are none): it finds the exported PVs with
+// lookup, the bridge's PVs (kept ones of a reload included) once Run
+// starts.
+func newExports(cfg *Config, devs map[string]drivers.Device, lookup func(string) ca.PV, log *slog.Logger) func(ctx context.Context) {
 	some := false
 	for _, d := range devs {
 		if ex, ok := d.(drivers.Exporter); ok && len(ex.Exports()) > 0 {
@@ -139,12 +139,5 @@ func newExports(cfg *Config, devs map[string]drivers.Device, g *ioc.Group, log *
 	}
 	macros, _ := cfg.macros() // validated
 	log = drivers.DiscardLogger(log)
-	return func(ctx context.Context) {
-		pvs, err := g.PVs()
-		if err != nil {
-			log.Error("mapping: export: no PVs", "err", err)
-			return
-		}
-		runExports(ctx, devs, macros, func(name string) ca.PV { return pvs[name] }, log)
-	}
+	return func(ctx context.Context) { runExports(ctx, devs, macros, lookup, log) }
 }

@@ -80,6 +80,11 @@ func TestReloadKeepsUnchangedPVs(t *testing.T) {
 	if err := pvs1["T:SP"].Put(t.Context(), dbr.Doubles{30}); err != nil {
 		t.Fatalf("put to a kept PV after the reload: %v", err)
 	}
+	// Exports and other lookups find kept PVs too, as the same objects.
+	if br2.served["T:SP"] != pvs1["T:SP"] || br2.served["T:NEW"] == nil || br2.served["T:COUNT"] != nil {
+		t.Errorf("served after the reload: T:SP kept %v, T:NEW %v, T:COUNT %v",
+			br2.served["T:SP"] == pvs1["T:SP"], br2.served["T:NEW"] != nil, br2.served["T:COUNT"] != nil)
+	}
 	w := fk.Writes()
 	if len(w) != 3 || !drivers.Equal(w[1].Value, drivers.Floats{2.5}) || !drivers.Equal(w[2].Value, drivers.Floats{3}) {
 		t.Errorf("writes = %v, want the puts of 25 and 30 (2.5 and 3 raw) through the new bridge", w)
