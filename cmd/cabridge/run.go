@@ -50,6 +50,7 @@ func commands() []command {
 		{"validate", "check configuration files and report every problem with its line", runValidate},
 		{"demo", "serve the demo IOC (one PV of every CA type, no devices)", runDemo},
 		{"ports", "list the serial ports with their USB serial numbers", runPorts},
+		{"discover-homie", "print a configuration for the Homie devices an MQTT broker describes", runDiscoverHomie},
 		{"bench-server", "serve the softIoc benchmark database", runBenchServer},
 		{"get", "read PVs and print their values, like caget", runGet},
 		{"put", "write a PV and print its old and new value, like caput", runPut},
