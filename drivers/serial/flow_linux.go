@@ -20,7 +20,7 @@ func setRTSCTS(path string, on bool) error {
 	if err != nil {
 		return fmt.Errorf("serial: %s: flow control: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fd := int(f.Fd())
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
@@ -43,7 +43,7 @@ func rtsctsOn(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	if err != nil {
 		return false, err
