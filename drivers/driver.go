@@ -156,3 +156,22 @@ func DiscardLogger(l *slog.Logger) *slog.Logger {
 type Validator interface {
 	Validate() error
 }
+
+// Build is the body of a typical Factory: it decodes p's section strictly
+// into a new C with p.Decode and constructs the device with newDevice,
+// which validates the config (reporting every problem) and does no I/O:
+//
+//	func New(p drivers.Params) (drivers.Device, error) { return drivers.Build(p, NewDevice) }
+func Build[C any, D Device](p Params, newDevice func(name string, cfg C, logger *slog.Logger) (D, error)) (Device, error) {
+	var cfg C
+	if p.Decode != nil {
+		if err := p.Decode(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	d, err := newDevice(p.Name, cfg, p.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}

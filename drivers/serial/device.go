@@ -50,19 +50,7 @@ type Device struct {
 
 // New is the drivers.Factory of the serial driver: it decodes p's
 // section into a Config, validates it and returns NewDevice's device.
-func New(p drivers.Params) (drivers.Device, error) {
-	var cfg Config
-	if p.Decode != nil {
-		if err := p.Decode(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	d, err := NewDevice(p.Name, cfg, p.Logger)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
+func New(p drivers.Params) (drivers.Device, error) { return drivers.Build(p, NewDevice) }
 
 // NewDevice validates cfg and returns an unopened device named name (for
 // logs and errors) that logs to logger (nil discards), on a port of its
