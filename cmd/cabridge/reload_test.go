@@ -88,13 +88,7 @@ func TestReload(t *testing.T) {
 	old.waitFor(t, "a disconnect", 10*time.Second, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	ch, err := c.Connect(ctx, "R:NEW")
-	if err != nil {
-		t.Fatalf("R:NEW after the reload: %v", err)
-	}
-	if v, _, err := ch.Get(ctx, dbr.Double, 1); err != nil || dbr.FirstFloat(v) != 21 {
-		t.Errorf("R:NEW = %v, %v", v, err)
-	}
+	watch(t, c, "R:NEW").waitFor(t, "21 after the reload", 10*time.Second, equals(21))
 	// The unchanged PVs' subscriptions never saw a disconnect, and a put
 	// still reaches the device.
 	for _, m := range []*monitor{temp, sp} {
