@@ -364,7 +364,12 @@ func (d *Device) planFor(pts []Point) (*planEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.log.Info("modbus: read plan", "device", d.name, "plan", p.String())
+	// One line at info (the summary), the requests at debug (-v): a
+	// plan of hundreds of reads would flood a quiet log.
+	full := p.String()
+	summary, _, _ := strings.Cut(full, "\n")
+	d.log.Info("modbus: read plan", "device", d.name, "plan", summary)
+	d.log.Debug("modbus: read plan requests", "device", d.name, "plan", full)
 	e := &planEntry{pts: slices.Clone(pts), plan: p, codes: map[int]ExceptionCode{}}
 	if len(d.plans) >= maxPlans {
 		d.plans = d.plans[1:]
