@@ -162,6 +162,15 @@ func loadConfig(path string, ds *driverSet, log *slog.Logger) (*loaded, error) {
 		}
 		l.devs[dc.Name] = dev
 	}
+	// With a status prefix, the devices' health PVs default to it too,
+	// so that all of the bridge's own PVs share one prefix.
+	if l.cfg.StatusPrefix != "" {
+		for i := range l.cfg.Devices {
+			if dc := &l.cfg.Devices[i]; dc.HealthPrefix == "" && dc.Name != "" {
+				dc.HealthPrefix = l.cfg.StatusPrefix + dc.Name + ":"
+			}
+		}
+	}
 	origin, xerrs := expandTemplates(f, &l.cfg.Config)
 	errs = append(errs, xerrs...)
 	err = l.cfg.Validate(l.devs)

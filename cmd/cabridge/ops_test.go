@@ -51,7 +51,7 @@ pvs:
 	watch(t, c, "BR:DEVICES_OK").waitFor(t, "1 device OK", 10*time.Second, equals(1))
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	watch(t, c, "cabridge:oven:STATE").waitFor(t, "OK", 10*time.Second, equals(1))
+	watch(t, c, "BR:oven:STATE").waitFor(t, "OK", 10*time.Second, equals(1))
 	for name, want := range map[string]string{"BR:DEVICES": "[1]"} {
 		ch, err := c.Connect(ctx, name)
 		if err != nil {
