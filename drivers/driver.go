@@ -118,6 +118,19 @@ type Sample struct {
 	// (an MQTT payload's severity, an instrument's out-of-range flag);
 	// nil means none. The PV's own alarm limits still apply on top.
 	Alarm *dbr.Alarm
+	// Meta is metadata the device reported for the point (a Sparkplug
+	// BIRTH's engineering units); nil means none. The mapping layer
+	// applies it to the PV where the configuration leaves it open.
+	Meta *Meta
+}
+
+// Meta is metadata of a point as a device describes it. Empty and nil
+// fields are unknown.
+type Meta struct {
+	Units       string   // engineering units
+	Desc        string   // a description
+	DisplayLow  *float64 // the lower display limit
+	DisplayHigh *float64 // the upper display limit
 }
 
 // Params is what a Factory receives to construct one device.

@@ -75,6 +75,7 @@ type binding struct {
 	linear   bool
 	readBack bool                                                    // read the point after each write
 	post     func(v drivers.Value, ts time.Time, a *dbr.Alarm) error // converts and stores a value with alarm a (nil: none)
+	meta     func(m *drivers.Meta)                                   // applies device metadata the config leaves open
 	alarmed  func(a dbr.Alarm)                                       // sets the alarm, keeping value and timestamp
 }
 
@@ -418,6 +419,30 @@ func declare[E any](g *ioc.Group, b *binding, pc PVConfig,
 		}
 		return pv.Post(ca.Post[E]{Values: vs, Alarm: a, Stamp: st})
 	}
+	rec := pv.Record()
+	b.meta = func(m *drivers.Meta) {
+		props := pv.Snapshot().Meta.Properties
+		if m.Units != "" && pc.EGU == "" && (props == nil || props.Units != m.Units) {
+			pv.SetUnits(m.Units)
+		}
+		if (m.DisplayLow != nil || m.DisplayHigh != nil) && pc.HOPR == nil && pc.LOPR == nil && props != nil {
+			l := props.Limits
+			if m.DisplayLow != nil {
+				l.DisplayLow = *m.DisplayLow
+			}
+			if m.DisplayHigh != nil {
+				l.DisplayHigh = *m.DisplayHigh
+			}
+			if l != props.Limits {
+				pv.SetLimits(l)
+			}
+		}
+		if m.Desc != "" && pc.Desc == "" && rec != nil {
+			if f, err := rec.Field("DESC", false); err == nil && fmt.Sprint(f.Snapshot().Value) != fmt.Sprint(dbr.Strings{m.Desc}) {
+				_ = f.Put(context.Background(), dbr.Strings{m.Desc})
+			}
+		}
+	}
 	b.alarmed = func(a dbr.Alarm) {
 		var st dbr.Timestamp
 		if p := stamp.Load(); p != nil {
@@ -427,7 +452,7 @@ func declare[E any](g *ioc.Group, b *binding, pc PVConfig,
 		}
 		_ = pv.Post(ca.Post[E]{Alarm: &a, Stamp: st})
 	}
-	return pv.Record()
+	return rec
 }
 
 // fromRaw converts a device value to PV-side floats or strings, applying
@@ -711,6 +736,9 @@ func (d *device) scan(ctx context.Context, sg *scanGroup) {
 func (d *device) apply(b *binding, s drivers.Sample) {
 	err := s.Err
 	if err == nil {
+		if s.Meta != nil {
+			b.meta(s.Meta)
+		}
 		err = b.post(s.Value, s.Time, s.Alarm)
 	}
 	if err != nil {

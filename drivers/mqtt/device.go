@@ -886,6 +886,9 @@ func (d *Device) handle(m message) {
 		st := d.state[p]
 		s := drivers.Sample{Point: p, Time: m.at}
 		dec, err := p.dec.decode(m.payload)
+		if errors.Is(err, errNoMetric) {
+			continue // a Sparkplug message about other metrics
+		}
 		if err != nil {
 			s.Err = fmt.Errorf("mqtt: %s: topic %q: %w", d.name, m.topic, err)
 			if m.at.Sub(st.lastLog) >= d.logEvery {
@@ -895,7 +898,7 @@ func (d *Device) handle(m message) {
 				st.quiet++
 			}
 		} else {
-			s.Value, s.Alarm = dec.value, dec.alarm
+			s.Value, s.Alarm, s.Meta = dec.value, dec.alarm, dec.meta
 			if !dec.time.IsZero() {
 				s.Time = dec.time
 			}

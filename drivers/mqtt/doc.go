@@ -79,6 +79,18 @@
 // topic) become PV metadata. Option enum maps payload strings to enum
 // states for any point.
 //
+// # Sparkplug B
+//
+// A point with the option "sparkplug" (the metric's name) on a
+// spBv1.0/GROUP/+/NODE[/DEVICE] topic decodes Sparkplug B protobuf
+// payloads: it finds its metric by name in a BIRTH, learning the alias
+// that DATA messages then use, and takes the value by the metric's data
+// type. The BIRTH's properties engUnit, engLow, engHigh and description
+// travel with the sample as drivers.Meta, which the mapping layer makes
+// the PV's units, display limits and DESC where the configuration does
+// not set them. Messages about other metrics (or a DEATH) leave the point
+// alone. Sparkplug points are read-only.
+//
 // # Export
 //
 // The Device is a drivers.Exporter: the mapping layer hands it every

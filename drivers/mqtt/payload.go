@@ -128,24 +128,29 @@ func jsonKind(v any) string {
 // decoder turns payloads into values of one point's type.
 type decoder struct {
 	typ      drivers.Type
-	json     bool     // decode JSON and walk path; else plain text
-	path     jsonPath // the value's path when json
-	timePath jsonPath // nil: no timestamp in the payload
-	sevPath  jsonPath // nil: no severity in the payload
-	enum     []string // state strings of an enum point: payload "On" is state 1
+	json     bool      // decode JSON and walk path; else plain text
+	path     jsonPath  // the value's path when json
+	timePath jsonPath  // nil: no timestamp in the payload
+	sevPath  jsonPath  // nil: no severity in the payload
+	enum     []string  // state strings of an enum point: payload "On" is state 1
+	spb      *spbState // a Sparkplug B metric, decoded from protobuf; nil for text payloads
 }
 
 // decoded is what a payload holds.
 type decoded struct {
 	value drivers.Value
-	time  time.Time  // zero when the payload has none
-	alarm *dbr.Alarm // nil when the payload has none
+	time  time.Time     // zero when the payload has none
+	alarm *dbr.Alarm    // nil when the payload has none
+	meta  *drivers.Meta // nil when the payload has none
 }
 
 // decode decodes payload. It never panics and returns errors wrapping
 // ErrPayload.
 func (d *decoder) decode(payload []byte) (decoded, error) {
 	var out decoded
+	if d.spb != nil {
+		return d.spb.decode(d, payload)
+	}
 	if !d.json {
 		v, err := d.plain(payload)
 		if err != nil {

@@ -26,12 +26,13 @@ const (
 	OptStale        = "stale"         // staleness time, overriding Config.Stale; "0s" disables
 	OptAccess       = "access"        // "w": write-only, the address is the command topic
 	OptEnum         = "enum"          // "Off,On,Auto": payload strings of the states 0, 1, 2 (an enum PV)
+	OptSparkplug    = "sparkplug"     // Sparkplug B metric name: the payload is a protobuf Payload (address spBv1.0/...)
 )
 
 //nolint:gochecknoglobals // read-only set of the known option names
 var knownOptions = map[string]bool{OptPath: true, OptTimePath: true, OptSeverityPath: true, OptCommand: true,
 	OptTemplate: true, OptRetain: true, OptQoS: true, OptReadback: true, OptReadbackPath: true, OptTolerance: true,
-	OptStale: true, OptAccess: true, OptEnum: true}
+	OptStale: true, OptAccess: true, OptEnum: true, OptSparkplug: true}
 
 // point is an MQTT Point: a state topic filter with its payload decoder
 // and, when writable, a command topic with its payload template.
@@ -171,6 +172,19 @@ func parsePoint(spec drivers.PointSpec, defQoS byte, defStale time.Duration) (*p
 		return d
 	}
 	p.dec = mkDec(OptPath)
+	if name, ok := opts[OptSparkplug]; ok {
+		switch {
+		case name == "":
+			bad("option sparkplug: want the metric's name")
+		case p.dec.json || opts[OptEnum] != "":
+			bad("option sparkplug: the payload is protobuf; drop options path and enum")
+		case p.command != "":
+			bad("option sparkplug: Sparkplug points are read-only (commands go as DCMD protobuf)")
+		case !strings.HasPrefix(p.filter, "spBv1.0/"):
+			bad("option sparkplug: the address must be a spBv1.0/GROUP/+/NODE[/DEVICE] topic")
+		}
+		p.dec.spb = &spbState{metric: name}
+	}
 	for _, o := range []struct {
 		name string
 		into *jsonPath

@@ -1,0 +1,71 @@
+package mqtt_test
+
+import (
+	"math"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/cabridge/cabridge/ca"
+	"github.com/cabridge/cabridge/ca/dbr"
+	"github.com/cabridge/cabridge/drivers/mqtt"
+	"github.com/cabridge/cabridge/mapping"
+)
+
+// spbDouble encodes a Sparkplug B payload with one Double metric, named
+// (with its alias and engineering-unit properties, as in a BIRTH) or by
+// alias only (as in DATA).
+func spbDouble(name string, alias uint64, v float64, unit string) []byte {
+	var m []byte
+	if name != "" {
+		m = protowire.AppendTag(m, 1, protowire.BytesType)
+		m = protowire.AppendString(m, name)
+	}
+	m = protowire.AppendTag(m, 2, protowire.VarintType)
+	m = protowire.AppendVarint(m, alias)
+	m = protowire.AppendTag(m, 4, protowire.VarintType)
+	m = protowire.AppendVarint(m, 10) // Double
+	if unit != "" {
+		var pv []byte
+		pv = protowire.AppendTag(pv, 1, protowire.VarintType)
+		pv = protowire.AppendVarint(pv, 12) // String
+		pv = protowire.AppendTag(pv, 8, protowire.BytesType)
+		pv = protowire.AppendString(pv, unit)
+		var ps []byte
+		ps = protowire.AppendTag(ps, 1, protowire.BytesType)
+		ps = protowire.AppendString(ps, "engUnit")
+		ps = protowire.AppendTag(ps, 2, protowire.BytesType)
+		ps = protowire.AppendBytes(ps, pv)
+		m = protowire.AppendTag(m, 9, protowire.BytesType)
+		m = protowire.AppendBytes(m, ps)
+	}
+	m = protowire.AppendTag(m, 13, protowire.Fixed64Type)
+	m = protowire.AppendFixed64(m, math.Float64bits(v))
+	b := protowire.AppendTag(nil, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, 1700000000000)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	return protowire.AppendBytes(b, m)
+}
+
+// TestSparkplugThroughBridge publishes Sparkplug B messages to mosquitto:
+// the DBIRTH gives the value, the alias and the units (which become the
+// PV's EGU), the DDATA that names the metric only by alias updates it,
+// and a DDATA of another metric leaves it alone.
+func TestSparkplugThroughBridge(t *testing.T) {
+	b := startBroker(t, nil)
+	p := newPeer(t, b, nil)
+	br := startBridge(t, b, mqtt.Config{Subscriptions: []string{"spBv1.0/Plant/+/Edge1/Pump3"}}, []mapping.PVConfig{
+		{Name: "SP:TEMP", Scan: mapping.ScanIOIntr, Binding: mapping.Binding{Device: "broker",
+			Address: "spBv1.0/Plant/+/Edge1/Pump3", Options: map[string]string{"sparkplug": "Temperature"}}},
+	})
+	// Retained, so that the bridge gets it whenever it subscribes.
+	p.pub("spBv1.0/Plant/DBIRTH/Edge1/Pump3", string(spbDouble("Temperature", 7, 21.5, "degC")), true)
+	br.waitPV(t, "SP:TEMP", "21.5 with its units", func(s *ca.Snapshot) bool {
+		return dbr.FirstFloat(s.Value) == 21.5 && s.Meta.Properties != nil && s.Meta.Properties.Units == "degC"
+	})
+	p.pub("spBv1.0/Plant/DDATA/Edge1/Pump3", string(spbDouble("", 8, 99, "")), false) // another metric
+	p.pub("spBv1.0/Plant/DDATA/Edge1/Pump3", string(spbDouble("", 7, 22.25, "")), false)
+	br.waitPV(t, "SP:TEMP", "22.25 by alias", is(22.25, noAlarm))
+	p.pub("spBv1.0/Plant/DDATA/Edge1/Pump3", "not protobuf \xff", false)
+	br.waitPV(t, "SP:TEMP", "INVALID/READ on a bad payload", is(22.25, readAlarm))
+}
