@@ -95,6 +95,7 @@ type pstate struct {
 	waited  bool           // a Read waited for its first message on this connection
 	lastLog time.Time      // last bad-payload log line
 	quiet   int            // bad payloads not logged since
+	meta    *drivers.Meta  // Homie attributes of the property, attached to every sample
 }
 
 // waiter waits for a write's confirmation on a readback topic.
@@ -250,6 +251,7 @@ func (d *Device) wantedLocked() []string {
 		if p.readback != "" {
 			fs = append(fs, p.readback)
 		}
+		fs = append(fs, p.homieTopics()...)
 	}
 	return minimalFilters(fs)
 }
@@ -501,7 +503,7 @@ func (d *Device) ensure(ctx context.Context, pts []*point) error {
 	d.mu.Lock()
 	var missing []string
 	for _, p := range pts {
-		for _, f := range []string{p.filter, p.readback} {
+		for _, f := range append([]string{p.filter, p.readback}, p.homieTopics()...) {
 			if f == "" {
 				continue
 			}
@@ -880,6 +882,16 @@ func (d *Device) handle(m message) {
 	)
 	d.mu.Lock()
 	for _, p := range d.points {
+		if attr, ok := p.homieAttr(m.topic); ok {
+			st := d.state[p]
+			st.meta = homieMeta(st.meta, attr, string(m.payload))
+			if st.has && st.last.Err == nil {
+				s := st.last // the value again, with its new metadata
+				s.Meta = st.meta
+				out = append(out, s)
+			}
+			continue
+		}
 		if p.filter == "" || !match(p.filter, m.topic) {
 			continue
 		}
@@ -899,6 +911,9 @@ func (d *Device) handle(m message) {
 			}
 		} else {
 			s.Value, s.Alarm, s.Meta = dec.value, dec.alarm, dec.meta
+			if s.Meta == nil {
+				s.Meta = st.meta
+			}
 			if !dec.time.IsZero() {
 				s.Time = dec.time
 			}

@@ -72,6 +72,10 @@
 //
 // # Homie
 //
+// A point with the option homie on a Homie property topic also
+// subscribes to the property's $unit, $name and $format: they travel
+// with its samples as drivers.Meta (units, description, and display
+// limits from a numeric format), so the PV follows them at run time.
 // DiscoverHomie reads the retained Homie descriptions of a broker and
 // HomiePVs turns them into PV entries: units, descriptions, enum states,
 // numeric ranges (drive and display limits) and settable properties (an

@@ -11,6 +11,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/cabridge/cabridge/drivers"
 	"github.com/cabridge/cabridge/mapping"
 )
 
@@ -163,4 +164,63 @@ func homiePV(attrs map[string]string, device, topic, name string) mapping.PVConf
 		pv.Binding.Options = nil
 	}
 	return pv
+}
+
+// homieAttributes are the attributes of a property that become PV
+// metadata at run time.
+//
+//nolint:gochecknoglobals // read-only list
+var homieAttributes = []string{"$unit", "$name", "$format"}
+
+// homieTopics returns the attribute topics of a Homie point, nil for
+// others.
+func (p *point) homieTopics() []string {
+	if !p.homie {
+		return nil
+	}
+	out := make([]string, len(homieAttributes))
+	for i, a := range homieAttributes {
+		out[i] = p.filter + "/" + a
+	}
+	return out
+}
+
+// homieAttr reports whether topic is an attribute topic of p, and which.
+func (p *point) homieAttr(topic string) (string, bool) {
+	if !p.homie {
+		return "", false
+	}
+	a, ok := strings.CutPrefix(topic, p.filter+"/")
+	if !ok || !slices.Contains(homieAttributes, a) {
+		return "", false
+	}
+	return a, true
+}
+
+// homieMeta returns m (a copy) updated with one attribute: $unit the
+// units, $name the description, a numeric $format "min:max" the display
+// limits.
+func homieMeta(m *drivers.Meta, attr, value string) *drivers.Meta {
+	out := drivers.Meta{}
+	if m != nil {
+		out = *m
+	}
+	switch attr {
+	case "$unit":
+		out.Units = value
+	case "$name":
+		out.Desc = value
+	case "$format":
+		lo, hi, ok := strings.Cut(value, ":")
+		if !ok {
+			break
+		}
+		if l, err := strconv.ParseFloat(strings.TrimSpace(lo), 64); err == nil {
+			out.DisplayLow = &l
+		}
+		if h, err := strconv.ParseFloat(strings.TrimSpace(hi), 64); err == nil {
+			out.DisplayHigh = &h
+		}
+	}
+	return &out
 }

@@ -27,12 +27,13 @@ const (
 	OptAccess       = "access"        // "w": write-only, the address is the command topic
 	OptEnum         = "enum"          // "Off,On,Auto": payload strings of the states 0, 1, 2 (an enum PV)
 	OptSparkplug    = "sparkplug"     // Sparkplug B metric name: the payload is a protobuf Payload (address spBv1.0/...)
+	OptHomie        = "homie"         // "true": the address is a Homie property; its $unit, $name and $format become PV metadata
 )
 
 //nolint:gochecknoglobals // read-only set of the known option names
 var knownOptions = map[string]bool{OptPath: true, OptTimePath: true, OptSeverityPath: true, OptCommand: true,
 	OptTemplate: true, OptRetain: true, OptQoS: true, OptReadback: true, OptReadbackPath: true, OptTolerance: true,
-	OptStale: true, OptAccess: true, OptEnum: true, OptSparkplug: true}
+	OptStale: true, OptAccess: true, OptEnum: true, OptSparkplug: true, OptHomie: true}
 
 // point is an MQTT Point: a state topic filter with its payload decoder
 // and, when writable, a command topic with its payload template.
@@ -49,6 +50,7 @@ type point struct {
 	tolerance float64
 	stale     time.Duration
 	typ       drivers.Type
+	homie     bool // read the property's Homie attributes
 }
 
 // String returns the canonical form, e.g. "plant/t1 type=float64 path=temp".
@@ -172,6 +174,16 @@ func parsePoint(spec drivers.PointSpec, defQoS byte, defStale time.Duration) (*p
 		return d
 	}
 	p.dec = mkDec(OptPath)
+	if h, ok := opts[OptHomie]; ok {
+		switch on, err := strconv.ParseBool(h); {
+		case err != nil:
+			bad("option homie %q: want true or false", h)
+		case on && (p.filter == "" || strings.ContainsAny(p.filter, "+#")):
+			bad("option homie: the address must be one Homie property topic, without wildcards")
+		default:
+			p.homie = on
+		}
+	}
 	if name, ok := opts[OptSparkplug]; ok {
 		switch {
 		case name == "":
