@@ -701,7 +701,12 @@ func (d *Device) Write(ctx context.Context, pt drivers.Point, v drivers.Value) e
 			return fmt.Errorf("mqtt: %s: write %s: %w", d.name, p, err)
 		}
 	}
-	payload, err := encodeValue(p.template, out, time.Now())
+	var payload []byte
+	if p.dec.spb != nil {
+		payload, err = spbCommand(p.dec.spb.metric, out, p.typ.Bits, time.Now())
+	} else {
+		payload, err = encodeValue(p.template, out, time.Now())
+	}
 	if err != nil {
 		return fmt.Errorf("mqtt: %s: write %s: %w", d.name, p, err)
 	}

@@ -93,7 +93,10 @@
 // travel with the sample as drivers.Meta, which the mapping layer makes
 // the PV's units, display limits and DESC where the configuration does
 // not set them. Messages about other metrics (or a DEATH) leave the point
-// alone. Sparkplug points are read-only.
+// alone. With a command topic (the device's spBv1.0/GROUP/DCMD/NODE/DEVICE
+// or the node's NCMD) a put sends a protobuf command setting the metric,
+// with the data type of the point's type; a readback topic (its DDATA)
+// makes the put wait for the edge node to report the value.
 //
 // # Export
 //

@@ -190,8 +190,10 @@ func parsePoint(spec drivers.PointSpec, defQoS byte, defStale time.Duration) (*p
 			bad("option sparkplug: want the metric's name")
 		case p.dec.json || opts[OptEnum] != "":
 			bad("option sparkplug: the payload is protobuf; drop options path and enum")
-		case p.command != "":
-			bad("option sparkplug: Sparkplug points are read-only (commands go as DCMD protobuf)")
+		case p.command != "" && !strings.Contains(p.command, "/DCMD/") && !strings.Contains(p.command, "/NCMD/"):
+			bad("option sparkplug: the command topic must be the node's spBv1.0/GROUP/NCMD/NODE or the device's spBv1.0/GROUP/DCMD/NODE/DEVICE")
+		case opts[OptTemplate] != "":
+			bad("option sparkplug: commands are protobuf; drop option template")
 		case !strings.HasPrefix(p.filter, "spBv1.0/"):
 			bad("option sparkplug: the address must be a spBv1.0/GROUP/+/NODE[/DEVICE] topic")
 		}

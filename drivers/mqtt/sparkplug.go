@@ -320,3 +320,59 @@ func eachField(b []byte, f func(num protowire.Number, typ protowire.Type, v uint
 	}
 	return nil
 }
+
+// spbCommand encodes a Sparkplug B NCMD/DCMD payload that sets metric to
+// v (one element), with the data type that fits v's kind and the point's
+// width (bits).
+func spbCommand(metric string, v drivers.Value, bits int, now time.Time) ([]byte, error) {
+	if v == nil || v.Len() != 1 {
+		return nil, fmt.Errorf("mqtt: sparkplug: a command sets one value")
+	}
+	var m []byte
+	m = protowire.AppendTag(m, 1, protowire.BytesType)
+	m = protowire.AppendString(m, metric)
+	dt := func(t uint64) {
+		m = protowire.AppendTag(m, 4, protowire.VarintType)
+		m = protowire.AppendVarint(m, t)
+	}
+	switch x := v.(type) {
+	case drivers.Floats:
+		if bits == 32 {
+			dt(9) // Float
+			m = protowire.AppendTag(m, 12, protowire.Fixed32Type)
+			m = protowire.AppendFixed32(m, math.Float32bits(float32(x[0])))
+		} else {
+			dt(10) // Double
+			m = protowire.AppendTag(m, 13, protowire.Fixed64Type)
+			m = protowire.AppendFixed64(m, math.Float64bits(x[0]))
+		}
+	case drivers.Ints:
+		if bits > 0 && bits <= 32 {
+			dt(spbInt32)
+			m = protowire.AppendTag(m, 10, protowire.VarintType)
+			m = protowire.AppendVarint(m, uint64(uint32(int32(x[0]))))
+		} else {
+			dt(spbInt64)
+			m = protowire.AppendTag(m, 11, protowire.VarintType)
+			m = protowire.AppendVarint(m, uint64(x[0]))
+		}
+	case drivers.Uints:
+		dt(8) // UInt64
+		m = protowire.AppendTag(m, 11, protowire.VarintType)
+		m = protowire.AppendVarint(m, x[0])
+	case drivers.Bools:
+		dt(11) // Boolean
+		m = protowire.AppendTag(m, 14, protowire.VarintType)
+		m = protowire.AppendVarint(m, protowire.EncodeBool(x[0]))
+	case drivers.Strings:
+		dt(12) // String
+		m = protowire.AppendTag(m, 15, protowire.BytesType)
+		m = protowire.AppendString(m, x[0])
+	default:
+		return nil, fmt.Errorf("mqtt: sparkplug: cannot encode %T", v)
+	}
+	b := protowire.AppendTag(nil, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(now.UnixMilli()))
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	return protowire.AppendBytes(b, m), nil
+}

@@ -3,6 +3,7 @@ package mqtt_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -68,4 +69,81 @@ func TestSparkplugThroughBridge(t *testing.T) {
 	br.waitPV(t, "SP:TEMP", "22.25 by alias", is(22.25, noAlarm))
 	p.pub("spBv1.0/Plant/DDATA/Edge1/Pump3", "not protobuf \xff", false)
 	br.waitPV(t, "SP:TEMP", "INVALID/READ on a bad payload", is(22.25, readAlarm))
+}
+
+// spbMetricDouble returns the name and Double value of the first metric
+// of a Sparkplug B payload.
+func spbMetricDouble(t *testing.T, b []byte) (string, float64) {
+	t.Helper()
+	var name string
+	var v float64
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			t.Fatalf("bad payload")
+		}
+		b = b[n:]
+		if num != 2 || typ != protowire.BytesType {
+			b = b[protowire.ConsumeFieldValue(num, typ, b):]
+			continue
+		}
+		m, _ := protowire.ConsumeBytes(b)
+		for len(m) > 0 {
+			num, typ, n := protowire.ConsumeTag(m)
+			m = m[n:]
+			switch num {
+			case 1:
+				s, n := protowire.ConsumeString(m)
+				name, m = s, m[n:]
+			case 13:
+				x, n := protowire.ConsumeFixed64(m)
+				v, m = math.Float64frombits(x), m[n:]
+			default:
+				m = m[protowire.ConsumeFieldValue(num, typ, m):]
+			}
+		}
+		break
+	}
+	return name, v
+}
+
+// TestSparkplugCommand puts to a Sparkplug point with a DCMD command
+// topic: the edge node gets a protobuf command setting the metric, and
+// the put completes once its DDATA reports the value.
+func TestSparkplugCommand(t *testing.T) {
+	b := startBroker(t, nil)
+	edge := newPeer(t, b, nil)
+	edge.sub("spBv1.0/Plant/DCMD/Edge1/Pump3")
+	edge.pub("spBv1.0/Plant/DBIRTH/Edge1/Pump3", string(spbDouble("Setpoint", 9, 10, "rpm")), true)
+	br := startBridge(t, b, mqtt.Config{}, []mapping.PVConfig{
+		{Name: "SP:SET", Direction: mapping.DirOutputReadback, Scan: mapping.ScanIOIntr, Binding: mapping.Binding{
+			Device: "broker", Address: "spBv1.0/Plant/+/Edge1/Pump3", Options: map[string]string{
+				"sparkplug": "Setpoint", "command": "spBv1.0/Plant/DCMD/Edge1/Pump3",
+				"readback": "spBv1.0/Plant/DDATA/Edge1/Pump3"}}},
+	})
+	br.waitPV(t, "SP:SET", "the BIRTH's 10", is(10, noAlarm))
+	put := make(chan error, 1)
+	go func() { put <- br.pvs["SP:SET"].Put(t.Context(), dbr.Doubles{1500}) }()
+	cmd, ok := edge.waitMsg("spBv1.0/Plant/DCMD/Edge1/Pump3", 10*time.Second, func(string) bool { return true })
+	if !ok {
+		t.Fatal("no DCMD")
+	}
+	if name, v := spbMetricDouble(t, []byte(cmd)); name != "Setpoint" || v != 1500 {
+		t.Fatalf("DCMD sets %q to %v, want Setpoint 1500", name, v)
+	}
+	select {
+	case err := <-put:
+		t.Fatalf("put returned %v before the DDATA confirmed it", err)
+	default:
+	}
+	edge.pub("spBv1.0/Plant/DDATA/Edge1/Pump3", string(spbDouble("", 9, 1500, "")), false)
+	select {
+	case err := <-put:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the put did not complete after the DDATA")
+	}
+	br.waitPV(t, "SP:SET", "1500", is(1500, noAlarm))
 }

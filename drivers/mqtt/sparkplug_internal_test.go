@@ -147,3 +147,28 @@ func FuzzSparkplug(f *testing.F) {
 		}
 	})
 }
+
+// TestSparkplugCommandRoundTrip encodes a command for every kind and
+// decodes it back.
+func TestSparkplugCommandRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		v    drivers.Value
+		bits int
+	}{
+		{drivers.Floats{2.5}, 64}, {drivers.Floats{0.5}, 32}, {drivers.Ints{-7}, 16}, {drivers.Ints{-1 << 40}, 64},
+		{drivers.Uints{1 << 50}, 64}, {drivers.Bools{true}, 1}, {drivers.Strings{"auto"}, 0},
+	} {
+		b, err := spbCommand("M", tc.v, tc.bits, time.UnixMilli(5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &decoder{typ: drivers.Type{Kind: tc.v.Kind(), Bits: tc.bits, Len: 1}, spb: &spbState{metric: "M"}}
+		got, err := d.decode(b)
+		if err != nil || !drivers.Equal(got.value, tc.v) || !got.time.Equal(time.UnixMilli(5)) {
+			t.Errorf("%v (%d bits): decoded %v %v at %v", tc.v, tc.bits, got.value, err, got.time)
+		}
+	}
+	if _, err := spbCommand("M", drivers.Floats{1, 2}, 64, time.Now()); err == nil {
+		t.Error("an array command encoded")
+	}
+}
