@@ -344,14 +344,16 @@ func TestReadTimeout(t *testing.T) {
 		if a := f.alarm("T:TEMP"); a.Severity != dbr.SeverityInvalid || a.Status != dbr.StatusTimeout {
 			t.Errorf("T:TEMP alarm = %+v, want INVALID/TIMEOUT", a)
 		}
-		if got := f.float("cabridge:dev:OVERRUNS"); got < 1 {
-			t.Errorf("OVERRUNS = %v during a hang longer than the period", got)
-		}
 		f.fake.Hang(false)
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		if a := f.alarm("T:TEMP"); a != (dbr.Alarm{}) {
 			t.Errorf("T:TEMP alarm = %+v after the hang", a)
+		}
+		// The health PVs are published between scans, so the periods
+		// skipped during the hang show once the device answers again.
+		if got := f.float("cabridge:dev:OVERRUNS"); got < 1 {
+			t.Errorf("OVERRUNS = %v after a hang longer than the period", got)
 		}
 	})
 }
