@@ -64,6 +64,12 @@ type Config struct {
 	LogEvery drivers.Duration `json:"log_every"`
 	// Export publishes PVs of the bridge to the broker.
 	Export *ExportConfig `json:"export"`
+	// SparkplugRebirth asks every Sparkplug B edge node that a point
+	// reads (spBv1.0/GROUP/+/NODE...) for a rebirth after each connect
+	// (an NCMD setting "Node Control/Rebirth"), as a Sparkplug host
+	// application does: the BIRTH that follows gives the metrics'
+	// aliases and metadata, which DATA messages do not repeat.
+	SparkplugRebirth bool `json:"sparkplug_rebirth"`
 }
 
 // TLSConfig is the TLS set-up of a connection.

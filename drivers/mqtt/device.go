@@ -412,6 +412,19 @@ func (d *Device) onConnect(paho.Client) {
 			return
 		}
 	}
+	if d.cfg.SparkplugRebirth {
+		d.mu.Lock()
+		nodes := sparkplugNodes(d.points)
+		d.mu.Unlock()
+		for _, topic := range nodes {
+			payload, _ := spbCommand("Node Control/Rebirth", drivers.Bools{true}, 1, time.Now()) // cannot fail for a bool
+			d.stats.AddRequests(1)
+			if err := wait(ctx, c.Publish(topic, d.qos, false, payload)); err != nil {
+				d.stats.AddError(err)
+				d.log.Warn("mqtt: sparkplug rebirth request failed", "topic", topic, "err", err)
+			}
+		}
+	}
 	if d.cfg.StatusTopic != "" {
 		d.stats.AddRequests(1)
 		if err := wait(ctx, c.Publish(d.cfg.StatusTopic, d.qos, true, "online")); err != nil {

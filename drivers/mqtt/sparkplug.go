@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -375,4 +377,27 @@ func spbCommand(metric string, v drivers.Value, bits int, now time.Time) ([]byte
 	b = protowire.AppendVarint(b, uint64(now.UnixMilli()))
 	b = protowire.AppendTag(b, 2, protowire.BytesType)
 	return protowire.AppendBytes(b, m), nil
+}
+
+// sparkplugNodes returns the NCMD topics of the edge nodes the Sparkplug
+// points of pts read (spBv1.0/GROUP/NCMD/NODE), once each, sorted.
+func sparkplugNodes(pts map[string]*point) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range pts {
+		if p.dec.spb == nil {
+			continue
+		}
+		parts := strings.Split(p.filter, "/")
+		if len(parts) < 4 || strings.ContainsAny(parts[1]+parts[3], "+#") {
+			continue // a filter over several groups or nodes names no one node
+		}
+		topic := strings.Join([]string{parts[0], parts[1], "NCMD", parts[3]}, "/")
+		if !seen[topic] {
+			seen[topic] = true
+			out = append(out, topic)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -147,3 +147,34 @@ func TestSparkplugCommand(t *testing.T) {
 	}
 	br.waitPV(t, "SP:SET", "1500", is(1500, noAlarm))
 }
+
+// TestSparkplugRebirth starts the bridge after the edge node's BIRTH: with
+// sparkplug_rebirth it asks the node for a rebirth (an NCMD setting
+// "Node Control/Rebirth"), and the BIRTH that answers gives the PV its
+// value and units, so the DATA that follow, by alias only, are understood.
+func TestSparkplugRebirth(t *testing.T) {
+	b := startBroker(t, nil)
+	edge := newPeer(t, b, nil)
+	edge.sub("spBv1.0/Plant/NCMD/Edge1")
+	br := startBridge(t, b, mqtt.Config{SparkplugRebirth: true}, []mapping.PVConfig{
+		{Name: "SP:TEMP", Scan: mapping.ScanIOIntr, Binding: mapping.Binding{Device: "broker",
+			Address: "spBv1.0/Plant/+/Edge1/Pump3", Options: map[string]string{"sparkplug": "Temperature"}}},
+	})
+	cmd, ok := edge.waitMsg("spBv1.0/Plant/NCMD/Edge1", 10*time.Second, func(string) bool { return true })
+	if !ok {
+		t.Fatal("no rebirth request")
+	}
+	if name := spbMetricName(t, []byte(cmd)); name != "Node Control/Rebirth" {
+		t.Fatalf("NCMD sets %q, want Node Control/Rebirth", name)
+	}
+	edge.pub("spBv1.0/Plant/DBIRTH/Edge1/Pump3", string(spbDouble("Temperature", 4, 30, "degC")), false)
+	br.waitPV(t, "SP:TEMP", "the rebirth's 30", is(30, noAlarm))
+	edge.pub("spBv1.0/Plant/DDATA/Edge1/Pump3", string(spbDouble("", 4, 31.5, "")), false)
+	br.waitPV(t, "SP:TEMP", "31.5 by alias", is(31.5, noAlarm))
+}
+
+// spbMetricName returns the name of the first metric of a payload.
+func spbMetricName(t *testing.T, b []byte) string {
+	name, _ := spbMetricDouble(t, b)
+	return name
+}
