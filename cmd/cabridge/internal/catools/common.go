@@ -222,6 +222,25 @@ func connect(ctx context.Context, c *client.Client, names []string, timeout time
 	return nil, failed("channel connect timed out: not found: %s", strings.Join(missing, " "))
 }
 
+// open starts a client for cfg at priority p, whose complaints go to
+// stderr through the returned errorLog, and connects names within
+// timeout. done closes the channels and the client; it is nil when open
+// fails (nothing is left open then).
+func open(ctx context.Context, cfg client.Config, p uint16, names []string, timeout time.Duration, stderr io.Writer) (
+	chs []*client.Channel, h *errorLog, done func(), err error) {
+	h = &errorLog{w: stderr}
+	c, err := newClient(cfg, p, h)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	chs, err = connect(ctx, c, names, timeout, stderr)
+	if err != nil {
+		_ = c.Close()
+		return nil, nil, nil, err
+	}
+	return chs, h, func() { closeAll(chs); _ = c.Close() }, nil
+}
+
 // closeAll closes the channels.
 func closeAll(chs []*client.Channel) {
 	for _, ch := range chs {

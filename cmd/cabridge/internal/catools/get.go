@@ -242,17 +242,11 @@ func Get(ctx context.Context, cfg client.Config, names []string, o GetOptions, s
 	if len(names) == 0 {
 		return &optError{"caget", "no PV name specified"}
 	}
-	h := &errorLog{w: stderr}
-	c, err := newClient(cfg, o.Priority, h)
+	chs, _, done, err := open(ctx, cfg, o.Priority, names, o.Timeout, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = c.Close() }()
-	chs, err := connect(ctx, c, names, o.Timeout, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAll(chs)
+	defer done()
 	f := &o.Format
 	rs, err := readAll(ctx, chs, o.Timeout, stderr, "some PV", func(native dbr.Type, n int) (dbr.Type, int) {
 		t := o.Type

@@ -63,17 +63,11 @@ func Info(ctx context.Context, cfg client.Config, names []string, o InfoOptions,
 	if len(names) == 0 {
 		return &optError{"cainfo", "no PV name specified"}
 	}
-	h := &errorLog{w: stderr}
-	c, err := newClient(cfg, o.Priority, h)
+	chs, _, done, err := open(ctx, cfg, o.Priority, names, o.Timeout, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = c.Close() }()
-	chs, err := connect(ctx, c, names, o.Timeout, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAll(chs)
+	defer done()
 	var b strings.Builder
 	hosts := map[netip.AddrPort]string{}
 	for _, ch := range chs {

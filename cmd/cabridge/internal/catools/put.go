@@ -118,17 +118,11 @@ func Put(ctx context.Context, cfg client.Config, name string, values []string, o
 	if name == "" {
 		return &optError{"caput", "no PV name specified"}
 	}
-	h := &errorLog{w: stderr}
-	c, err := newClient(cfg, o.Priority, h)
+	chs, h, done, err := open(ctx, cfg, o.Priority, []string{name}, o.Timeout, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = c.Close() }()
-	chs, err := connect(ctx, c, []string{name}, o.Timeout, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAll(chs)
+	defer done()
 	ch := chs[0]
 	if o.Array {
 		if len(values) > 0 {
